@@ -1,0 +1,34 @@
+"""AWS client factories. Clients are created on first use (never at import) and cached per
+process, so a warm Lambda reuses them; endpoints honour AWS_ENDPOINT_URL (the local stack)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_CONFIG = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
+
+
+@cache
+def s3_client(region: str) -> S3Client:
+    return boto3.session.Session().client("s3", region_name=region, config=_CONFIG)
+
+
+def reset_clients() -> None:
+    s3_client.cache_clear()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_image_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,140 @@
+"""pynamodb models of the two tables. Their key schemas and indexes must equal the template's
+(tests/test_template_models.py compares them); table names are bound at run time from settings."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, TypeVar
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    KeysOnlyProjection,
+    LocalSecondaryIndex,
+)
+from pynamodb.models import Model
+
+IMAGE_PK_PREFIX = "image#"
+CLAIM_PK_PREFIX = "sha256#"
+
+
+def image_pk(image_id: str) -> str:
+    return f"{IMAGE_PK_PREFIX}{image_id}"
+
+
+def claim_pk(tenant: str, sha256: str) -> str:
+    return f"{CLAIM_PK_PREFIX}{tenant}#{sha256}"
+
+
+def session_key(tenant: str, session_id: str) -> str:
+    return f"{tenant}#{session_id}"
+
+
+class VariantAttribute(MapAttribute[str, Any]):
+    name = UnicodeAttribute()
+    format = UnicodeAttribute()
+    width = NumberAttribute()
+    height = NumberAttribute()
+    size = NumberAttribute()
+    key = UnicodeAttribute()
+
+
+class ImageRecord(Model):
+    """The image record, pk "image#<imageId>"."""
+
+    class Meta:
+        table_name = "ImagesTable"
+
+    pk = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="image")
+    image_id = UnicodeAttribute(attr_name="imageId")
+    tenant = UnicodeAttribute()
+    sha256 = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    content_type = UnicodeAttribute(attr_name="contentType")
+    size = NumberAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(attr_name="createdAt")
+    updated_at = UTCDateTimeAttribute(attr_name="updatedAt")
+    key_date = UnicodeAttribute(attr_name="keyDate")
+    uploaded_at = UTCDateTimeAttribute(attr_name="uploadedAt", null=True)
+    processed_at = UTCDateTimeAttribute(attr_name="processedAt", null=True)
+    error_code = UnicodeAttribute(attr_name="errorCode", null=True)
+    error_message = UnicodeAttribute(attr_name="errorMessage", null=True)
+    width = NumberAttribute(null=True)
+    height = NumberAttribute(null=True)
+    format = UnicodeAttribute(null=True)
+    original_key = UnicodeAttribute(attr_name="originalKey", null=True)
+    thumbnail_key = UnicodeAttribute(attr_name="thumbnailKey", null=True)
+    thumbnail_width = NumberAttribute(attr_name="thumbnailWidth", null=True)
+    thumbnail_height = NumberAttribute(attr_name="thumbnailHeight", null=True)
+    # ~5 KB of WebP, so that a listing needs no S3 read.
+    thumbnail_data = BinaryAttribute(attr_name="thumbnailData", null=True, legacy_encoding=False)
+    variants = ListAttribute(of=VariantAttribute, null=True)
+    metadata = JSONAttribute(null=True)
+    version = VersionAttribute()
+
+
+class HashClaim(Model):
+    """Uniqueness of (tenant, sha256): pk "sha256#<tenant>#<hex>" -> imageId."""
+
+    class Meta:
+        table_name = "ImagesTable"
+
+    pk = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="sha256")
+    image_id = UnicodeAttribute(attr_name="imageId")
+    created_at = UTCDateTimeAttribute(attr_name="createdAt")
+
+
+class ByLinkedAt(LocalSecondaryIndex["SessionLinkRecord"]):
+    class Meta:
+        index_name = "byLinkedAt"
+        projection = AllProjection()
+
+    session_key = UnicodeAttribute(hash_key=True, attr_name="sessionKey")
+    linked_at = UnicodeAttribute(range_key=True, attr_name="linkedAt")
+
+
+class ByImage(GlobalSecondaryIndex["SessionLinkRecord"]):
+    class Meta:
+        index_name = "byImage"
+        projection = KeysOnlyProjection()
+
+    image_id = UnicodeAttribute(hash_key=True, attr_name="imageId")
+    session_key = UnicodeAttribute(range_key=True, attr_name="sessionKey")
+
+
+class SessionLinkRecord(Model):
+    class Meta:
+        table_name = "SessionImagesTable"
+
+    session_key = UnicodeAttribute(hash_key=True, attr_name="sessionKey")
+    image_id = UnicodeAttribute(range_key=True, attr_name="imageId")
+    # ISO-8601 UTC with microseconds: sorts chronologically as a string (the LSI's range key).
+    linked_at = UnicodeAttribute(attr_name="linkedAt")
+    tenant = UnicodeAttribute()
+    session_id = UnicodeAttribute(attr_name="sessionId")
+
+    by_linked_at = ByLinkedAt()
+    by_image = ByImage()
+
+
+M = TypeVar("M", bound=Model)
+
+
+@cache
+def bind(model: type[M], table_name: str, region: str) -> type[M]:
+    """A subclass of `model` bound to a concrete table (pynamodb reads the name from Meta)."""
+    meta = type("Meta", (), {"table_name": table_name, "region": region})
+    return type(model.__name__, (model,), {"Meta": meta, "__module__": model.__module__})

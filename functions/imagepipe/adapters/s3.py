@@ -1,0 +1,69 @@
+"""S3 adapter: presigned uploads and downloads, and deletion of an image's objects."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from imagepipe.adapters.aws import utc_now
+from imagepipe.domain.model import UploadTarget
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# DeleteObjects takes at most 1000 keys per call.
+_DELETE_BATCH = 1000
+
+
+class S3Storage:
+    def __init__(self, bucket: str, client: Callable[[], S3Client]) -> None:
+        self._bucket = bucket
+        self._client = client
+
+    def presign_upload(
+        self, *, key: str, content_type: str, sha256: str, max_bytes: int, expires_in: int
+    ) -> UploadTarget:
+        """A POST policy pinning the exact key, the Content-Type, the size range and the
+        SHA-256 of the bytes (S3 rejects a body whose checksum differs; Ingest re-hashes anyway)."""
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
+        fields = {"Content-Type": content_type, "x-amz-checksum-sha256": checksum}
+        conditions: list[object] = [
+            {"Content-Type": content_type},
+            {"x-amz-checksum-sha256": checksum},
+            ["content-length-range", 1, max_bytes],
+        ]
+        expires_at = utc_now().replace(microsecond=0) + timedelta(seconds=expires_in)
+        post = self._client().generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields=fields,
+            Conditions=conditions,
+            ExpiresIn=expires_in,
+        )
+        return UploadTarget(url=post["url"], fields=dict(post["fields"]), expires_at=expires_at)
+
+    def presign_get(self, key: str, *, expires_in: int) -> str:
+        return self._client().generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
+    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
+        client = self._client()
+        doomed = set(keys)
+        paginator = client.get_paginator("list_objects_v2")
+        for prefix in prefixes:
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                doomed.update(obj["Key"] for obj in page.get("Contents", []))
+        ordered = sorted(doomed)
+        for start in range(0, len(ordered), _DELETE_BATCH):
+            batch = ordered[start : start + _DELETE_BATCH]
+            response = client.delete_objects(
+                Bucket=self._bucket,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+            if response.get("Errors"):
+                failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in response["Errors"])
+                raise RuntimeError(f"could not delete objects: {failed}")
+        return len(ordered)

@@ -1,0 +1,138 @@
+"""Request and response bodies of the HTTP API (JSON, camelCase). They also make the OpenAPI
+schema, so constraints are declared here even where the domain checks them again."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from imagepipe.domain.model import ALLOWED_CONTENT_TYPES, MAX_FILES_PER_REQUEST
+from imagepipe.domain.validation import MAX_FILENAME_LENGTH
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class FileSpec(_Camel):
+    filename: Annotated[str, Field(min_length=1, max_length=MAX_FILENAME_LENGTH)]
+    content_type: Annotated[
+        str,
+        Field(
+            description="Declared type; it only sets the upload's Content-Type. Ingest decides "
+            "from the bytes.",
+            json_schema_extra={"enum": sorted(ALLOWED_CONTENT_TYPES)},
+        ),
+    ]
+    size: Annotated[int, Field(ge=1, description="Size in bytes (at most MaxUploadBytes).")]
+    sha256: Annotated[
+        str,
+        BeforeValidator(_lower),
+        Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the bytes, hex."),
+    ]
+
+
+class CreateUploadsRequest(_Camel):
+    session_id: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="The session (conversation) to link the images to; the X-Session-Id "
+            "header is used when absent.",
+            pattern=r"^[A-Za-z0-9._:\-]{1,128}$",
+        ),
+    ] = None
+    files: Annotated[list[FileSpec], Field(min_length=1, max_length=MAX_FILES_PER_REQUEST)]
+
+
+class UploadTargetOut(_Camel):
+    method: str
+    url: str
+    fields: dict[str, str]
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class UploadOut(_Camel):
+    image_id: str
+    is_new: bool
+    status: str
+    upload: UploadTargetOut | None = None
+
+
+class CreateUploadsResponse(_Camel):
+    uploads: list[UploadOut]
+
+
+class ThumbnailOut(_Camel):
+    url: str
+    width: int
+    height: int
+    data_uri: str | None = Field(
+        default=None, description="The WebP thumbnail inline, so a gallery needs no extra request."
+    )
+
+
+class ObjectOut(_Camel):
+    key: str
+    url: str
+
+
+class VariantOut(_Camel):
+    name: str
+    format: str
+    width: int
+    height: int
+    size: int
+    key: str
+    url: str
+
+
+class ImageErrorOut(_Camel):
+    code: str
+    message: str | None
+
+
+class ErrorOut(_Camel):
+    code: str = Field(description="Stable machine-readable code, e.g. invalid_sha256.")
+    message: str
+    field: str | None = Field(default=None, description="The offending field, when there is one.")
+    request_id: str | None = Field(default=None, description="Quote it when reporting a 500.")
+
+
+class ImageSummary(_Camel):
+    image_id: str
+    status: str
+    filename: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    created_at: datetime
+    uploaded_at: datetime | None
+    processed_at: datetime | None
+    thumbnail: ThumbnailOut | None
+
+
+class ImageDetail(ImageSummary):
+    sha256: str
+    error: ImageErrorOut | None
+    original: ObjectOut | None
+    variants: list[VariantOut]
+    metadata: dict[str, Any]
+
+
+class ImageListResponse(_Camel):
+    images: list[ImageSummary]
+    next_token: str | None
+
+
+class ErrorBody(_Camel):
+    error: ErrorOut

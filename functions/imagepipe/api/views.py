@@ -1,0 +1,105 @@
+"""Domain objects to API bodies. URLs are presigned GETs made by the storage port."""
+
+from __future__ import annotations
+
+import base64
+
+from imagepipe.api.schemas import (
+    ImageDetail,
+    ImageErrorOut,
+    ImageSummary,
+    ObjectOut,
+    ThumbnailOut,
+    UploadOut,
+    UploadTargetOut,
+    VariantOut,
+)
+from imagepipe.domain.model import Image, UploadResult
+from imagepipe.domain.ports import ObjectStorage
+
+
+def upload_out(result: UploadResult) -> UploadOut:
+    upload = None
+    if result.upload is not None:
+        target = result.upload
+        upload = UploadTargetOut(
+            method=target.method,
+            url=target.url,
+            fields=target.fields,
+            headers=target.headers,
+            expires_at=target.expires_at,
+        )
+    return UploadOut(
+        image_id=result.image.image_id,
+        is_new=result.is_new,
+        status=result.image.status.value,
+        upload=upload,
+    )
+
+
+def _thumbnail(image: Image, storage: ObjectStorage, expires_in: int) -> ThumbnailOut | None:
+    if image.thumbnail is None:
+        return None
+    data_uri = None
+    if image.thumbnail.data:
+        data_uri = "data:image/webp;base64," + base64.b64encode(image.thumbnail.data).decode()
+    return ThumbnailOut(
+        url=storage.presign_get(image.thumbnail.key, expires_in=expires_in),
+        width=image.thumbnail.width,
+        height=image.thumbnail.height,
+        data_uri=data_uri,
+    )
+
+
+def _summary_fields(image: Image, storage: ObjectStorage, expires_in: int) -> dict[str, object]:
+    return {
+        "image_id": image.image_id,
+        "status": image.status.value,
+        "filename": image.filename,
+        "content_type": image.content_type,
+        "size": image.size,
+        "width": image.width,
+        "height": image.height,
+        "created_at": image.created_at,
+        "uploaded_at": image.uploaded_at,
+        "processed_at": image.processed_at,
+        "thumbnail": _thumbnail(image, storage, expires_in),
+    }
+
+
+def image_summary(image: Image, storage: ObjectStorage, expires_in: int) -> ImageSummary:
+    return ImageSummary.model_validate(_summary_fields(image, storage, expires_in))
+
+
+def image_detail(image: Image, storage: ObjectStorage, expires_in: int) -> ImageDetail:
+    original = None
+    if image.original_key:
+        original = ObjectOut(
+            key=image.original_key,
+            url=storage.presign_get(image.original_key, expires_in=expires_in),
+        )
+    error = None
+    if image.error_code:
+        error = ImageErrorOut(code=image.error_code, message=image.error_message)
+    variants = [
+        VariantOut(
+            name=v.name,
+            format=v.format,
+            width=v.width,
+            height=v.height,
+            size=v.size,
+            key=v.key,
+            url=storage.presign_get(v.key, expires_in=expires_in),
+        )
+        for v in image.variants
+    ]
+    return ImageDetail.model_validate(
+        {
+            **_summary_fields(image, storage, expires_in),
+            "sha256": image.sha256,
+            "error": error,
+            "original": original,
+            "variants": variants,
+            "metadata": image.metadata,
+        }
+    )

@@ -1,0 +1,38 @@
+"""S3 object keys of an image. The layout is fixed by the design; only this module spells it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+STAGING_PREFIX = "uploads/"
+IMAGES_PREFIX = "images/"
+
+
+def key_date(moment: datetime) -> str:
+    """The `YYYY/MM/DD` part of every key of an image, from a UTC moment."""
+    return moment.strftime("%Y/%m/%d")
+
+
+def staging_key(image_id: str) -> str:
+    return f"{STAGING_PREFIX}{image_id}"
+
+
+def original_prefix(date: str, image_id: str) -> str:
+    """Prefix of the original whatever its extension (the extension comes from sniffing)."""
+    return f"{IMAGES_PREFIX}{date}/original/{image_id}."
+
+
+def original_key(date: str, image_id: str, ext: str) -> str:
+    return f"{original_prefix(date, image_id)}{ext}"
+
+
+def variants_prefix(date: str, image_id: str) -> str:
+    return f"{IMAGES_PREFIX}{date}/variants/{image_id}_"
+
+
+def thumbnail_key(date: str, image_id: str) -> str:
+    return f"{variants_prefix(date, image_id)}thumbnail.webp"
+
+
+def variant_key(date: str, image_id: str, name: str, fmt: str) -> str:
+    return f"{variants_prefix(date, image_id)}{name}.{fmt}"

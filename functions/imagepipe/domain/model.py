@@ -1,0 +1,127 @@
+"""Domain types of imagepipe: images, statuses, session links, upload targets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+ALLOWED_CONTENT_TYPES: frozenset[str] = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/gif",
+        "image/avif",
+        "image/heic",
+        "image/heif",
+    }
+)
+MAX_FILES_PER_REQUEST = 10
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+# '#' is excluded on purpose: it separates tenant and session in the session-link key.
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+IMAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+PUBLIC_TENANT = "public"
+
+
+class ImageStatus(StrEnum):
+    PENDING_UPLOAD = "pending_upload"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def accepts_upload(self) -> bool:
+        """An image still waiting for (or needing again) its bytes gets a fresh upload target."""
+        return self in (ImageStatus.PENDING_UPLOAD, ImageStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    key: str
+    width: int
+    height: int
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    format: str
+    width: int
+    height: int
+    size: int
+    key: str
+
+
+@dataclass
+class Image:
+    """The image record. `version` is the optimistic-locking counter kept by the repository."""
+
+    image_id: str
+    tenant: str
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+    status: ImageStatus
+    created_at: datetime
+    updated_at: datetime
+    # The UTC date of the upload request, fixed once: every object key of the image uses it,
+    # so a retried step writes the very same keys.
+    key_date: str
+    version: int | None = None
+    uploaded_at: datetime | None = None
+    processed_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    original_key: str | None = None
+    thumbnail: Thumbnail | None = None
+    variants: list[Variant] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionLink:
+    tenant: str
+    session_id: str
+    image_id: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """A presigned POST in the shape Uppy's `@uppy/aws-s3` `getUploadParameters` expects."""
+
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    image: Image
+    is_new: bool
+    upload: UploadTarget | None
+
+
+@dataclass(frozen=True)
+class Page:
+    images: list[Image]
+    next_token: str | None

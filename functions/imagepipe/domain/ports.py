@@ -1,0 +1,73 @@
+"""Ports: what the domain needs from the outside world. Adapters implement them for AWS,
+tests implement them in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from imagepipe.domain.model import Image, SessionLink, UploadTarget
+
+
+class ImageRepository(Protocol):
+    def get(self, image_id: str) -> Image | None: ...
+
+    def get_many(self, image_ids: Sequence[str]) -> dict[str, Image]: ...
+
+    def find_by_hash(self, tenant: str, sha256: str) -> Image | None: ...
+
+    def create(self, image: Image) -> tuple[Image, bool]:
+        """Create `image` unless (tenant, sha256) is already claimed.
+
+        Returns the image that owns the hash and whether it is the one just created. Exactly one
+        of any number of concurrent callers gets `True`."""
+        ...
+
+    def save(self, image: Image) -> Image:
+        """Write back a changed record; raises ConcurrentModification if its version moved."""
+        ...
+
+    def delete(self, image: Image) -> None:
+        """Remove the record and its hash claim (idempotent)."""
+        ...
+
+
+class SessionLinkRepository(Protocol):
+    def link(self, link: SessionLink) -> bool:
+        """Link an image to a session; returns False when the link already existed."""
+        ...
+
+    def unlink(self, tenant: str, session_id: str, image_id: str) -> bool:
+        """Returns False when there was no such link."""
+        ...
+
+    def page(
+        self, tenant: str, session_id: str, *, limit: int, token: str | None
+    ) -> tuple[list[SessionLink], str | None]:
+        """Links of a session, newest first. Raises InvalidRequest for a bad token."""
+        ...
+
+    def sessions_of(self, image_id: str) -> list[tuple[str, str]]:
+        """(tenant, session_id) of every session linking the image."""
+        ...
+
+
+class ObjectStorage(Protocol):
+    def presign_upload(
+        self, *, key: str, content_type: str, sha256: str, max_bytes: int, expires_in: int
+    ) -> UploadTarget: ...
+
+    def presign_get(self, key: str, *, expires_in: int) -> str: ...
+
+    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
+        """Delete the keys and everything under the prefixes; returns how many objects went."""
+        ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def __call__(self) -> str: ...

@@ -1,0 +1,121 @@
+"""POST /uploads: deduplicate by (tenant, sha256), link to the session, hand out upload targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from imagepipe.domain import keys
+from imagepipe.domain.errors import ConcurrentModification
+from imagepipe.domain.model import (
+    FileRequest,
+    Image,
+    ImageStatus,
+    SessionLink,
+    UploadResult,
+)
+from imagepipe.domain.ports import (
+    Clock,
+    IdGenerator,
+    ImageRepository,
+    ObjectStorage,
+    SessionLinkRepository,
+)
+from imagepipe.domain.validation import validate_files, validate_session_id
+
+# Losing an optimistic lock more than this many times in one request means something is
+# hammering the record; the caller gets a 500 and retries rather than looping forever.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    max_upload_bytes: int
+    expiry_seconds: int
+
+
+@dataclass(frozen=True)
+class UploadDeps:
+    images: ImageRepository
+    links: SessionLinkRepository
+    storage: ObjectStorage
+    clock: Clock
+    new_id: IdGenerator
+
+
+def request_uploads(
+    tenant: str,
+    session_id: str | None,
+    files: Sequence[FileRequest],
+    deps: UploadDeps,
+    policy: UploadPolicy,
+) -> list[UploadResult]:
+    """Validate everything first, so a bad file in the list changes nothing for the others."""
+    session = validate_session_id(session_id)
+    validate_files(files, policy.max_upload_bytes)
+    return [_request_one(tenant, session, file, deps, policy) for file in files]
+
+
+def _request_one(
+    tenant: str, session_id: str, file: FileRequest, deps: UploadDeps, policy: UploadPolicy
+) -> UploadResult:
+    image, is_new = _image_for(tenant, file, deps)
+    deps.links.link(
+        SessionLink(
+            tenant=tenant, session_id=session_id, image_id=image.image_id, linked_at=deps.clock()
+        )
+    )
+    upload = None
+    if image.status.accepts_upload:
+        upload = deps.storage.presign_upload(
+            key=keys.staging_key(image.image_id),
+            content_type=file.content_type,
+            sha256=file.sha256,
+            max_bytes=policy.max_upload_bytes,
+            expires_in=policy.expiry_seconds,
+        )
+    return UploadResult(image=image, is_new=is_new, upload=upload)
+
+
+def _image_for(tenant: str, file: FileRequest, deps: UploadDeps) -> tuple[Image, bool]:
+    for _ in range(MAX_ATTEMPTS):
+        image = deps.images.find_by_hash(tenant, file.sha256)
+        if image is None:
+            image, is_new = deps.images.create(_new_image(tenant, file, deps))
+            if is_new:
+                return image, True
+        if image.status is ImageStatus.FAILED:
+            try:
+                return _reopen(image, deps), False
+            except ConcurrentModification:
+                continue
+        return image, False
+    raise ConcurrentModification(f"image for sha256 {file.sha256} kept changing; retry the request")
+
+
+def _new_image(tenant: str, file: FileRequest, deps: UploadDeps) -> Image:
+    now = deps.clock()
+    return Image(
+        image_id=deps.new_id(),
+        tenant=tenant,
+        sha256=file.sha256,
+        filename=file.filename,
+        content_type=file.content_type,
+        size=file.size,
+        status=ImageStatus.PENDING_UPLOAD,
+        created_at=now,
+        updated_at=now,
+        key_date=keys.key_date(now),
+    )
+
+
+def _reopen(image: Image, deps: UploadDeps) -> Image:
+    """A failed image may be uploaded again: back to pending_upload, the old error cleared."""
+    reopened = replace(
+        image,
+        status=ImageStatus.PENDING_UPLOAD,
+        error_code=None,
+        error_message=None,
+        updated_at=deps.clock(),
+    )
+    return deps.images.save(reopened)

@@ -1,0 +1,81 @@
+"""AWS-shaped events, as API Gateway and `sam local generate-event` make them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+
+def http_api_event(
+    *,
+    route_key: str,
+    path: str,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    jwt_claims: Mapping[str, str] | None = None,
+    raw_body: str | None = None,
+    source_ip: str = "192.0.2.10",
+    api_id: str = "imagepipe",
+    account_id: str = "123456789012",
+    region: str = "us-east-1",
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) proxy event."""
+    method = route_key.split(" ", 1)[0]
+    now = datetime.now(UTC)
+    all_headers = {
+        "accept": "application/json",
+        "content-type": "application/json",
+        "host": f"{api_id}.execute-api.{region}.amazonaws.com",
+        "user-agent": "imagepipe-local",
+        "x-forwarded-for": source_ip,
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
+    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+    if text is not None:
+        all_headers["content-length"] = str(len(text.encode()))
+    request_context: dict[str, Any] = {
+        "accountId": account_id,
+        "apiId": api_id,
+        "domainName": f"{api_id}.execute-api.{region}.amazonaws.com",
+        "domainPrefix": api_id,
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": source_ip,
+            "userAgent": all_headers["user-agent"],
+        },
+        "requestId": request_id or uuid.uuid4().hex[:16] + "=",
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(time.time() * 1000),
+    }
+    if jwt_claims is not None:
+        request_context["authorizer"] = {"jwt": {"claims": dict(jwt_claims), "scopes": None}}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": urlencode(query or {}),
+        "headers": all_headers,
+        "requestContext": request_context,
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if text is not None:
+        event["body"] = text
+    return event

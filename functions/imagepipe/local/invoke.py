@@ -1,0 +1,164 @@
+"""Run a function's handler in-process the way Lambda would: its module from the template's
+CodeUri and Handler, its environment from the template, a Lambda context object."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from imagepipe.local.events import http_api_event
+from imagepipe.local.template import Route, Template
+
+Handler = Callable[[Any, Any], Any]
+_ENV_LOCK = threading.RLock()
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = ""
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    timeout_ms: int = 10_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+class FunctionRunner:
+    def __init__(self, template: Template, extra_env: Mapping[str, str] | None = None) -> None:
+        self.template = template
+        self.extra_env = dict(extra_env or {})
+
+    def handler(self, logical_id: str) -> Handler:
+        code_dir, spec = self.template.function_handler(logical_id)
+        if str(code_dir) not in sys.path:
+            sys.path.insert(0, str(code_dir))
+        module_name, _, function_name = spec.rpartition(".")
+        module = importlib.import_module(module_name)
+        handler: Handler = getattr(module, function_name)
+        return handler
+
+    def environment(self, logical_id: str) -> dict[str, str]:
+        env = self.template.function_environment(logical_id)
+        env.update(self.extra_env)
+        return env
+
+    def process_environment(self) -> dict[str, str]:
+        """The union of every function's environment.
+
+        One process hosts every handler here and requests run concurrently, so variables cannot
+        be swapped per call: they are set once for all, and two functions giving one variable
+        different values is an error (give them distinct names in the template)."""
+        merged: dict[str, str] = {}
+        for function in self.template.functions:
+            for key, value in self.environment(function).items():
+                if merged.setdefault(key, value) != value:
+                    raise ValueError(
+                        f"{function} sets {key}={value!r} but another function sets "
+                        f"{merged[key]!r}: the local stack runs them in one process"
+                    )
+        return merged
+
+    def apply_environment(self) -> None:
+        with _ENV_LOCK:
+            env = self.process_environment()
+            os.environ.update(
+                {key: value for key, value in env.items() if os.environ.get(key) != value}
+            )
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        props = self.template.properties(logical_id)
+        globals_ = self.template.data.get("Globals", {}).get("Function", {})
+        context = LambdaContext(
+            function_name=self.template.physical_name(logical_id),
+            memory_limit_in_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+            invoked_function_arn=self.template.arn(logical_id),
+            timeout_ms=int(props.get("Timeout", globals_.get("Timeout", 3))) * 1000,
+        )
+        self.apply_environment()
+        # Imported under the function's environment, as Lambda does at cold start.
+        handler = self.handler(logical_id)
+        return handler(event, context)
+
+
+def _route_pattern(path: str) -> re.Pattern[str]:
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    return re.compile(f"^{regex}$")
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body) if self.body else None
+
+
+class LocalHttpApi:
+    """Turns HTTP requests into API Gateway v2 events for the handler the template routes to."""
+
+    def __init__(self, runner: FunctionRunner) -> None:
+        self.runner = runner
+        self.routes = [
+            (route, _route_pattern(route.path)) for route in runner.template.http_routes()
+        ]
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route, pattern in self.routes:
+            found = pattern.match(path)
+            if found and route.method == method.upper():
+                return route, found.groupdict()
+        return None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        raw_body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        jwt_claims: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        matched = self.match(method, path)
+        if matched is None:
+            return HttpResponse(
+                404, {"content-type": "application/json"}, '{"message":"Not Found"}'
+            )
+        route, params = matched
+        event = http_api_event(
+            route_key=route.route_key,
+            path=path,
+            body=body,
+            raw_body=raw_body,
+            headers=headers,
+            path_parameters=params or None,
+            query=query,
+            jwt_claims=jwt_claims,
+            region=self.runner.template.names.region,
+            account_id=self.runner.template.names.account_id,
+        )
+        return self.send(route.function, event)
+
+    def send(self, function: str, event: Mapping[str, Any]) -> HttpResponse:
+        result = self.runner.invoke(function, dict(event))
+        headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        return HttpResponse(int(result["statusCode"]), headers, result.get("body") or "")

@@ -1,0 +1,239 @@
+"""template.yaml as the single source of truth for names, key schemas, routes and environments.
+
+Tests and the local stack read the template through this module instead of repeating it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+
+# Keys of AWS::DynamoDB::Table properties that DynamoDB's CreateTable accepts as they are.
+_CREATE_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "LocalSecondaryIndexes",
+    "GlobalSecondaryIndexes",
+    "BillingMode",
+    "SSESpecification",
+    "StreamSpecification",
+)
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that turns short-form intrinsics (!Ref, !Sub, !GetAtt...) into long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as stream:
+        data = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a template")
+    return data
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    """How the template's pseudo parameters resolve outside AWS."""
+
+    stack_name: str = "imagepipe-local"
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+
+
+class Template:
+    def __init__(self, data: Mapping[str, Any], names: LocalNames | None = None) -> None:
+        self.data = data
+        self.names = names or LocalNames()
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE_PATH, names: LocalNames | None = None) -> Template:
+        return cls(load_template(path), names)
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return dict(self.data["Resources"])
+
+    def resource(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.data["Resources"][logical_id])
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.resource(logical_id).get("Properties", {}))
+
+    def of_type(self, kind: str) -> list[str]:
+        return [name for name, res in self.resources.items() if res.get("Type") == kind]
+
+    @property
+    def functions(self) -> list[str]:
+        return self.of_type("AWS::Serverless::Function")
+
+    @cached_property
+    def parameters(self) -> dict[str, Any]:
+        return {name: spec.get("Default") for name, spec in self.data.get("Parameters", {}).items()}
+
+    # --- physical names -------------------------------------------------------------------
+
+    def physical_name(self, logical_id: str) -> str:
+        """The name a resource gets: its explicit name property if any, else stack-logicalId."""
+        resource = self.resource(logical_id)
+        props = resource.get("Properties", {})
+        for key in ("BucketName", "TableName", "QueueName", "FunctionName"):
+            if key in props:
+                return str(self.resolve(props[key]))
+        return f"{self.names.stack_name}-{logical_id}"
+
+    def arn(self, logical_id: str) -> str:
+        kind = self.resource(logical_id)["Type"]
+        name = self.physical_name(logical_id)
+        region, account = self.names.region, self.names.account_id
+        if kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{name}"
+        if kind == "AWS::DynamoDB::Table":
+            return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+        if kind == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{region}:{account}:{name}"
+        if kind == "AWS::Serverless::Function":
+            return f"arn:aws:lambda:{region}:{account}:function:{name}"
+        raise ValueError(f"no ARN rule for {kind} ({logical_id})")
+
+    def _pseudo(self, name: str) -> str | None:
+        return {
+            "AWS::StackName": self.names.stack_name,
+            "AWS::Region": self.names.region,
+            "AWS::AccountId": self.names.account_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }.get(name)
+
+    def _ref(self, name: str) -> Any:
+        pseudo = self._pseudo(name)
+        if pseudo is not None:
+            return pseudo
+        if name in self.parameters:
+            return self.parameters[name]
+        kind = self.resource(name)["Type"]
+        if kind == "AWS::SQS::Queue":
+            return self.queue_url(name)
+        return self.physical_name(name)
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        if attribute == "QueueName":
+            return self.physical_name(logical_id)
+        if attribute == "QueueUrl":
+            return self.queue_url(logical_id)
+        raise ValueError(f"unsupported Fn::GetAtt {logical_id}.{attribute}")
+
+    def queue_url(self, logical_id: str) -> str:
+        return f"https://sqs.{self.names.region}.amazonaws.com/{self.names.account_id}/{self.physical_name(logical_id)}"
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve Ref, Fn::Sub, Fn::GetAtt and Fn::Join against the local names."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self._ref(arg)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+                return self._get_att(logical_id, attribute)
+            if key == "Fn::Sub":
+                return self._sub(arg)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return separator.join(str(p) for p in self.resolve(parts))
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name and self._pseudo(name) is None:
+                logical_id, attribute = name.split(".", 1)
+                return self._get_att(logical_id, attribute)
+            return str(self._ref(name))
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    # --- what tests and the local stack need -----------------------------------------------
+
+    def table_definition(self, logical_id: str) -> dict[str, Any]:
+        """CreateTable arguments for a table, straight from its template properties."""
+        props = self.resolve(self.properties(logical_id))
+        definition = {key: props[key] for key in _CREATE_TABLE_KEYS if key in props}
+        if "SSESpecification" in definition:
+            # CloudFormation spells it SSEEnabled, the DynamoDB API Enabled.
+            sse = dict(definition["SSESpecification"])
+            sse["Enabled"] = sse.pop("SSEEnabled", False)
+            definition["SSESpecification"] = sse
+        definition["TableName"] = self.physical_name(logical_id)
+        return definition
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """The environment a function gets: Globals merged with its own, refs resolved."""
+        merged: dict[str, Any] = {}
+        global_env = self.data.get("Globals", {}).get("Function", {}).get("Environment", {})
+        merged.update(global_env.get("Variables", {}))
+        own_env = self.properties(logical_id).get("Environment", {})
+        merged.update(own_env.get("Variables", {}))
+        return {key: str(self.resolve(value)) for key, value in merged.items()}
+
+    def function_handler(self, logical_id: str) -> tuple[Path, str]:
+        """(code directory, "module.function") of a function, as SAM would package it."""
+        props = self.properties(logical_id)
+        code_uri = props.get("CodeUri") or self.data.get("Globals", {}).get("Function", {}).get(
+            "CodeUri"
+        )
+        return PROJECT_ROOT / str(code_uri), str(props["Handler"])
+
+    def http_routes(self) -> list[Route]:
+        routes = []
+        for function in self.functions:
+            for event in self.properties(function).get("Events", {}).values():
+                if event.get("Type") == "HttpApi":
+                    props = event["Properties"]
+                    routes.append(Route(props["Method"].upper(), props["Path"], function))
+        return routes

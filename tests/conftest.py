@@ -1,0 +1,89 @@
+"""Shared fixtures. AWS is moto (decorator mode) built from template.yaml's own resource
+properties, so tests and infrastructure cannot drift."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from imagepipe.local.template import Template
+
+# Powertools reads its service name and metrics namespace when the handler module is imported:
+# give the test process the template's own values, as Lambda gives them to a function.
+for _key, _value in Template.load().function_environment("PresignUploadFunction").items():
+    if _key.startswith("POWERTOOLS_"):
+        os.environ.setdefault(_key, _value)
+
+from imagepipe.adapters.aws import reset_clients  # noqa: E402
+from imagepipe.adapters.records import bind  # noqa: E402
+from imagepipe.api import deps  # noqa: E402
+from imagepipe.local.invoke import FunctionRunner, LocalHttpApi  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+
+# Credentials and settings no test may take from the developer's machine.
+_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_DEV": "0",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in _TEST_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return Template.load()
+
+
+def load_event(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture
+def aws(template: Template) -> Iterator[Template]:
+    """moto with the bucket and tables of template.yaml; process caches reset around it."""
+    deps.reset()
+    reset_clients()
+    bind.cache_clear()
+    with mock_aws():
+        region = os.environ["AWS_REGION"]
+        s3 = boto3.client("s3", region_name=region)
+        for bucket in template.of_type("AWS::S3::Bucket"):
+            s3.create_bucket(Bucket=template.physical_name(bucket))
+        dynamodb = boto3.client("dynamodb", region_name=region)
+        for table in template.of_type("AWS::DynamoDB::Table"):
+            dynamodb.create_table(**template.table_definition(table))
+        yield template
+    deps.reset()
+    reset_clients()
+    bind.cache_clear()
+
+
+@pytest.fixture
+def runner(aws: Template) -> FunctionRunner:
+    return FunctionRunner(aws)
+
+
+@pytest.fixture
+def api(runner: FunctionRunner) -> LocalHttpApi:
+    return LocalHttpApi(runner)
