@@ -326,3 +326,33 @@ def _mark(
     image = repo.get(image_id)
     assert image is not None
     repo.save(replace(image, status=status, error_code=error_code, error_message=error_code))
+
+
+def test_unexpected_failure_is_a_500_with_the_request_id_and_no_trace(
+    api: LocalHttpApi, aws: Template
+) -> None:
+    # Given a broken backend: the images table is gone
+    import boto3
+
+    boto3.client("dynamodb").delete_table(TableName=aws.physical_name("ImagesTable"))
+    from imagepipe.local.events import http_api_event
+
+    event = http_api_event(
+        route_key="POST /uploads",
+        path="/uploads",
+        body={"sessionId": "s-1", "files": [spec(JPEG)]},
+        request_id="Req-500-EXAMPLE=",
+    )
+    # When an upload is requested
+    response = api.send("PresignUploadFunction", event)
+    # Then the client gets a 500 with the request id to quote, and nothing of the internals
+    assert response.status == 500
+    assert response.json() == {
+        "error": {
+            "code": "internal_error",
+            "message": "internal error; quote the requestId when reporting it",
+            "requestId": "Req-500-EXAMPLE=",
+        }
+    }
+    assert "Traceback" not in response.body
+    assert "ResourceNotFound" not in response.body

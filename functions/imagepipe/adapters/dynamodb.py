@@ -100,7 +100,7 @@ class DynamoImageRepository:
     def delete(self, image: Image) -> None:
         # Claim first, record last: a crash in between leaves a record that a retry can find.
         self._delete_claim(image.tenant, image.sha256, image.image_id)
-        self._records(image_pk(image.image_id)).delete()
+        self._records(image_pk(image.image_id)).delete(add_version_condition=False)
 
     def _delete_claim(self, tenant: str, sha256: str, image_id: str) -> None:
         try:

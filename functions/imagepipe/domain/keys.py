@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 STAGING_PREFIX = "uploads/"
 IMAGES_PREFIX = "images/"
 
 
 def key_date(moment: datetime) -> str:
-    """The `YYYY/MM/DD` part of every key of an image, from a UTC moment."""
-    return moment.strftime("%Y/%m/%d")
+    """The `YYYY/MM/DD` part of every key of an image: the moment's UTC date."""
+    return moment.astimezone(UTC).strftime("%Y/%m/%d")
 
 
 def staging_key(image_id: str) -> str:

@@ -23,7 +23,9 @@ MAX_FILES_PER_REQUEST = 10
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 # '#' is excluded on purpose: it separates tenant and session in the session-link key.
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-IMAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+# No '_' nor '.': they end the variants and original key prefixes of an image (domain/keys.py),
+# so an id containing them could make one image's prefix cover another image's objects.
+IMAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-]{1,128}$")
 PUBLIC_TENANT = "public"
 
 

@@ -1,0 +1,143 @@
+"""template.yaml is the single source of truth: the code's models, routes, settings and
+packaging must agree with it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from imagepipe.adapters.records import HashClaim, ImageRecord, SessionLinkRecord
+from imagepipe.api import images, uploads
+from imagepipe.api.app import openapi_json
+from imagepipe.local.template import Template
+from imagepipe.settings import ImagesApiSettings, PresignUploadSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _keys(schema: list[dict[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k["KeyType"], k["AttributeName"]) for k in schema))
+
+
+def _schema(model: Any) -> dict[str, Any]:
+    schema = model._get_schema()
+    return {
+        "keys": _keys(schema["key_schema"]),
+        "attributes": {
+            (a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]
+        },
+        "indexes": sorted(
+            (i["index_name"], _keys(i["key_schema"]), i["projection"]["ProjectionType"])
+            for i in schema.get("global_secondary_indexes", [])
+            + schema.get("local_secondary_indexes", [])
+        ),
+    }
+
+
+def _table(template: Template, logical_id: str) -> dict[str, Any]:
+    props = template.table_definition(logical_id)
+    indexes = props.get("GlobalSecondaryIndexes", []) + props.get("LocalSecondaryIndexes", [])
+    return {
+        "keys": _keys(props["KeySchema"]),
+        "attributes": {
+            (a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]
+        },
+        "indexes": sorted(
+            (i["IndexName"], _keys(i["KeySchema"]), i["Projection"]["ProjectionType"])
+            for i in indexes
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "table"),
+    [
+        (ImageRecord, "ImagesTable"),
+        (HashClaim, "ImagesTable"),
+        (SessionLinkRecord, "SessionImagesTable"),
+    ],
+)
+def test_pynamodb_models_match_the_template_tables(
+    template: Template, model: Any, table: str
+) -> None:
+    assert _schema(model) == _table(template, table)
+
+
+def _openapi_routes() -> set[tuple[str, str]]:
+    import json
+
+    document = json.loads(openapi_json(uploads.router, images.router))
+    return {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+
+
+def test_every_template_route_is_served_by_the_code_and_vice_versa(template: Template) -> None:
+    assert {(r.method, r.path) for r in template.http_routes()} == _openapi_routes()
+
+
+def test_each_function_serves_exactly_its_template_routes(template: Template) -> None:
+    import images_api
+    import presign_upload
+
+    apps = {"PresignUploadFunction": presign_upload.app, "ImagesApiFunction": images_api.app}
+    for function, app in apps.items():
+        routes = app._static_routes + app._dynamic_routes
+        served = {(route.method, route.openapi_path) for route in routes}
+        declared = {(r.method, r.path) for r in template.http_routes() if r.function == function}
+        assert served == declared, function
+
+
+def test_committed_openapi_json_is_current() -> None:
+    committed = (ROOT / "openapi.json").read_text(encoding="utf-8")
+    assert committed == openapi_json(uploads.router, images.router), "run `make openapi`"
+
+
+@pytest.mark.parametrize(
+    ("function", "settings"),
+    [("PresignUploadFunction", PresignUploadSettings), ("ImagesApiFunction", ImagesApiSettings)],
+)
+def test_template_environment_satisfies_the_function_settings(
+    template: Template, function: str, settings: type[BaseModel]
+) -> None:
+    env = template.function_environment(function)
+    required = {f.alias for f in settings.model_fields.values() if f.is_required()}
+    assert required <= set(env)
+    settings.model_validate({"AWS_REGION": "us-east-1", **env})
+
+
+def test_presign_expiry_is_short(template: Template) -> None:
+    spec = template.data["Parameters"]["PresignExpirySeconds"]
+    assert spec["Default"] == 300
+    assert spec["MaxValue"] <= 900
+    assert PresignUploadSettings.model_fields["presign_expiry_seconds"].metadata
+
+
+def test_lambda_requirements_match_the_runtime_dependencies() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    runtime = {d for d in project["project"]["dependencies"] if not d.startswith("boto3")}
+    lines = (ROOT / "functions" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    listed = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    assert listed == runtime
+
+
+def test_staging_objects_expire_after_a_day(template: Template) -> None:
+    rules = template.properties("ImagesBucket")["LifecycleConfiguration"]["Rules"]
+    staging = [r for r in rules if r.get("Prefix") == "uploads/"]
+    assert len(staging) == 1
+    assert staging[0]["ExpirationInDays"] == 1
+
+
+def test_bucket_blocks_public_access(template: Template) -> None:
+    block = template.properties("ImagesBucket")["PublicAccessBlockConfiguration"]
+    assert all(
+        block[k] is True
+        for k in (
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        )
+    )

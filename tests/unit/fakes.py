@@ -1,0 +1,324 @@
+"""In-memory implementations of the domain's ports, honouring the contracts in ports.py.
+
+They keep copies of what they are given and hand out copies of what they hold, so a test (or the
+domain) mutating an object it got back cannot change stored state behind the fake's back, just as
+it could not change a DynamoDB item or an S3 object.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from imagepipe.domain.errors import ConcurrentModification, InvalidRequest
+from imagepipe.domain.images import ImagesDeps
+from imagepipe.domain.model import Image, SessionLink, UploadTarget
+from imagepipe.domain.uploads import UploadDeps, UploadPolicy
+
+FAKE_BUCKET_URL = "https://fake-bucket.s3.amazonaws.com/"
+
+
+def _copy(image: Image) -> Image:
+    # Variants and metadata are mutable containers: a shallow replace would share them.
+    return replace(image, variants=list(image.variants), metadata=copy.deepcopy(image.metadata))
+
+
+class InMemoryImageRepository:
+    """Records by id plus one hash claim per (tenant, sha256), like the DynamoDB adapter."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[str, Image] = {}
+        self._claims: dict[tuple[str, str], str] = {}
+
+    def get(self, image_id: str) -> Image | None:
+        with self._lock:
+            image = self._records.get(image_id)
+            return _copy(image) if image is not None else None
+
+    def get_many(self, image_ids: Sequence[str]) -> dict[str, Image]:
+        with self._lock:
+            return {i: _copy(self._records[i]) for i in image_ids if i in self._records}
+
+    def find_by_hash(self, tenant: str, sha256: str) -> Image | None:
+        with self._lock:
+            image_id = self._claims.get((tenant, sha256))
+            if image_id is None or image_id not in self._records:
+                return None
+            return _copy(self._records[image_id])
+
+    def create(self, image: Image) -> tuple[Image, bool]:
+        # One lock around check-and-claim: the in-memory equivalent of a conditional put.
+        with self._lock:
+            owner = self._claims.get((image.tenant, image.sha256))
+            if owner is not None and owner in self._records:
+                return _copy(self._records[owner]), False
+            if image.image_id in self._records:
+                raise ConcurrentModification(f"image id {image.image_id} is already taken")
+            stored = replace(_copy(image), version=1)
+            self._records[image.image_id] = stored
+            self._claims[(image.tenant, image.sha256)] = image.image_id
+            return _copy(stored), True
+
+    def save(self, image: Image) -> Image:
+        with self._lock:
+            current = self._records.get(image.image_id)
+            if current is None or current.version != image.version:
+                raise ConcurrentModification(f"image {image.image_id} changed meanwhile")
+            stored = replace(_copy(image), version=(image.version or 0) + 1)
+            self._records[image.image_id] = stored
+            return _copy(stored)
+
+    def delete(self, image: Image) -> None:
+        with self._lock:
+            if self._claims.get((image.tenant, image.sha256)) == image.image_id:
+                del self._claims[(image.tenant, image.sha256)]
+            self._records.pop(image.image_id, None)
+
+    # Test helpers, not part of the port.
+    def all(self) -> list[Image]:
+        with self._lock:
+            return [_copy(image) for image in self._records.values()]
+
+
+class StallingImageRepository(InMemoryImageRepository):
+    """Once armed, holds the next `parties` hash look-ups at a barrier until all have read.
+
+    Threads under the GIL tend to run one after another, so without this every racer but the
+    first would simply find the winner's record and the create/save races would never happen.
+    Here all racers read the same state (no record, or the same version) before any of them
+    writes: the interleaving that the contract's conditional writes exist for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count_lock = threading.Lock()
+        self._barrier: threading.Barrier | None = None
+        self._to_stall = 0
+
+    def stall_next(self, parties: int) -> None:
+        with self._count_lock:
+            self._barrier = threading.Barrier(parties, timeout=10)
+            self._to_stall = parties
+
+    def find_by_hash(self, tenant: str, sha256: str) -> Image | None:
+        found = super().find_by_hash(tenant, sha256)
+        with self._count_lock:
+            barrier = self._barrier if self._to_stall > 0 else None
+            self._to_stall -= 1
+        if barrier is not None:
+            barrier.wait()
+        return found
+
+
+class InMemorySessionLinks:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._links: dict[tuple[str, str, str], SessionLink] = {}
+
+    def link(self, link: SessionLink) -> bool:
+        key = (link.tenant, link.session_id, link.image_id)
+        with self._lock:
+            if key in self._links:
+                return False
+            self._links[key] = link  # frozen dataclass: storing it is as good as a copy
+            return True
+
+    def unlink(self, tenant: str, session_id: str, image_id: str) -> bool:
+        with self._lock:
+            return self._links.pop((tenant, session_id, image_id), None) is not None
+
+    def page(
+        self, tenant: str, session_id: str, *, limit: int, token: str | None
+    ) -> tuple[list[SessionLink], str | None]:
+        with self._lock:
+            links = [
+                link for (t, s, _), link in self._links.items() if t == tenant and s == session_id
+            ]
+        # Newest first; the image id breaks ties so the order (and the token) is total.
+        links.sort(key=_position, reverse=True)
+        if token is not None:
+            after = _decode_token(token, tenant, session_id)
+            links = [link for link in links if _position(link) < after]
+        chosen = links[:limit]
+        next_token = None
+        if len(links) > limit:
+            next_token = _encode_token(tenant, session_id, _position(chosen[-1]))
+        return chosen, next_token
+
+    def sessions_of(self, image_id: str) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(t, s) for (t, s, i) in self._links if i == image_id]
+
+    # Test helpers, not part of the port.
+    def all(self) -> list[SessionLink]:
+        with self._lock:
+            return list(self._links.values())
+
+
+def _position(link: SessionLink) -> tuple[str, str]:
+    return link.linked_at.astimezone(UTC).isoformat(), link.image_id
+
+
+def _encode_token(tenant: str, session_id: str, position: tuple[str, str]) -> str:
+    raw = json.dumps({"k": [tenant, session_id], "t": position[0], "i": position[1]})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str, tenant: str, session_id: str) -> tuple[str, str]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if data["k"] != [tenant, session_id]:
+            raise ValueError("token of another listing")
+        linked_at, image_id = data["t"], data["i"]
+        if not isinstance(linked_at, str) or not isinstance(image_id, str):
+            raise TypeError("token fields must be strings")
+        datetime.fromisoformat(linked_at)
+    except (ValueError, TypeError, KeyError, binascii.Error) as error:
+        raise InvalidRequest(
+            "nextToken is not a token returned by this listing",
+            field="nextToken",
+            code="invalid_next_token",
+        ) from error
+    return linked_at, image_id
+
+
+@dataclass(frozen=True)
+class PresignCall:
+    key: str
+    content_type: str
+    sha256: str
+    max_bytes: int
+    expires_in: int
+
+
+class InMemoryStorage:
+    """A bucket as a dict key -> bytes; presigning is recorded and yields deterministic fakes."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.objects: dict[str, bytes] = {}
+        self.presign_calls: list[PresignCall] = []
+
+    def put(self, key: str, data: bytes = b"x") -> None:
+        with self._lock:
+            self.objects[key] = data
+
+    def presign_upload(
+        self, *, key: str, content_type: str, sha256: str, max_bytes: int, expires_in: int
+    ) -> UploadTarget:
+        with self._lock:
+            self.presign_calls.append(PresignCall(key, content_type, sha256, max_bytes, expires_in))
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
+        return UploadTarget(
+            url=FAKE_BUCKET_URL,
+            fields={
+                "key": key,
+                "Content-Type": content_type,
+                "x-amz-checksum-sha256": checksum,
+                "policy": f"fake-policy-{max_bytes}",
+            },
+            expires_at=self._clock() + timedelta(seconds=expires_in),
+        )
+
+    def presign_get(self, key: str, *, expires_in: int) -> str:
+        return f"{FAKE_BUCKET_URL}{key}?expires_in={expires_in}"
+
+    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
+        with self._lock:
+            prefix_list = list(prefixes)
+            doomed = set(keys) | {
+                key for key in self.objects if any(key.startswith(p) for p in prefix_list)
+            }
+            removed = 0
+            for key in doomed:
+                if self.objects.pop(key, None) is not None:
+                    removed += 1
+            return removed
+
+
+class FixedClock:
+    """A clock that only moves when told to; thread-safe so concurrent tests can share it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        self._now = start or datetime(2026, 3, 5, 12, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float = 1.0) -> datetime:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            return self._now
+
+
+class SequentialIds:
+    """img-0001, img-0002, ...: predictable ids that sort in creation order."""
+
+    def __init__(self, prefix: str = "img-") -> None:
+        self._lock = threading.Lock()
+        self._prefix = prefix
+        self._next = 0
+        self.issued: list[str] = []
+
+    def __call__(self) -> str:
+        with self._lock:
+            self._next += 1
+            image_id = f"{self._prefix}{self._next:04d}"
+            self.issued.append(image_id)
+            return image_id
+
+
+class ScriptedIds(SequentialIds):
+    """Hands out the given ids in order, for tests that need particular ids."""
+
+    def __init__(self, *ids: str) -> None:
+        super().__init__()
+        self._script = list(ids)
+
+    def __call__(self) -> str:
+        with self._lock:
+            image_id = self._script.pop(0)
+            self.issued.append(image_id)
+            return image_id
+
+
+DEFAULT_POLICY = UploadPolicy(max_upload_bytes=10 * 1024 * 1024, expiry_seconds=300)
+
+
+@dataclass
+class FakeWorld:
+    """Every port wired to one set of fakes, so uploads and reads see the same state."""
+
+    clock: FixedClock = field(default_factory=FixedClock)
+    ids: SequentialIds = field(default_factory=SequentialIds)
+    images: InMemoryImageRepository = field(default_factory=InMemoryImageRepository)
+    links: InMemorySessionLinks = field(default_factory=InMemorySessionLinks)
+    storage: InMemoryStorage = field(init=False)
+    policy: UploadPolicy = DEFAULT_POLICY
+
+    def __post_init__(self) -> None:
+        self.storage = InMemoryStorage(self.clock)
+
+    @property
+    def upload_deps(self) -> UploadDeps:
+        return UploadDeps(
+            images=self.images,
+            links=self.links,
+            storage=self.storage,
+            clock=self.clock,
+            new_id=self.ids,
+        )
+
+    @property
+    def images_deps(self) -> ImagesDeps:
+        return ImagesDeps(images=self.images, links=self.links, storage=self.storage)

@@ -1,0 +1,99 @@
+"""The S3 key layout is part of the design contract: operators, lifecycle rules and the Ingest
+trigger rely on these exact spellings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from imagepipe.domain import keys
+
+DATE = "2026/03/05"
+
+
+def test_key_date_is_the_zero_padded_utc_date() -> None:
+    # Given a UTC moment early in a month
+    moment = datetime(2026, 3, 5, 23, 59, 59, tzinfo=UTC)
+
+    # When its key date is taken
+    date = keys.key_date(moment)
+
+    # Then it is YYYY/MM/DD with zero padding, and the time of day plays no part
+    assert date == "2026/03/05"
+
+
+def test_staging_key_is_under_the_only_prefix_that_triggers_ingest() -> None:
+    # Given / When
+    key = keys.staging_key("abc123")
+
+    # Then
+    assert key == "uploads/abc123"
+    assert key.startswith(keys.STAGING_PREFIX)
+
+
+def test_original_key_layout() -> None:
+    # Given / When
+    key = keys.original_key(DATE, "abc123", "jpg")
+
+    # Then
+    assert key == "images/2026/03/05/original/abc123.jpg"
+
+
+def test_thumbnail_key_layout() -> None:
+    # Given / When
+    key = keys.thumbnail_key(DATE, "abc123")
+
+    # Then
+    assert key == "images/2026/03/05/variants/abc123_thumbnail.webp"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "expected"),
+    [
+        ("small", "webp", "images/2026/03/05/variants/abc123_small.webp"),
+        ("medium", "avif", "images/2026/03/05/variants/abc123_medium.avif"),
+        ("large", "webp", "images/2026/03/05/variants/abc123_large.webp"),
+    ],
+)
+def test_variant_key_layout(name: str, fmt: str, expected: str) -> None:
+    # Given / When
+    key = keys.variant_key(DATE, "abc123", name, fmt)
+
+    # Then
+    assert key == expected
+
+
+def test_original_prefix_covers_the_original_whatever_its_extension() -> None:
+    # Given the prefix used to find an original whose extension is not recorded yet
+    prefix = keys.original_prefix(DATE, "abc123")
+
+    # Then every sniffed extension falls under it
+    for ext in ("jpg", "png", "webp", "gif", "avif", "heic"):
+        assert keys.original_key(DATE, "abc123", ext).startswith(prefix)
+
+
+def test_original_prefix_does_not_cover_an_id_that_merely_starts_the_same() -> None:
+    # Given two images whose ids share a beginning
+    prefix = keys.original_prefix(DATE, "abc")
+
+    # Then the prefix of the shorter id does not reach the other's original
+    assert not keys.original_key(DATE, "abcd", "jpg").startswith(prefix)
+
+
+def test_variants_prefix_covers_the_thumbnail_and_every_variant() -> None:
+    # Given
+    prefix = keys.variants_prefix(DATE, "abc123")
+
+    # Then
+    assert keys.thumbnail_key(DATE, "abc123").startswith(prefix)
+    assert keys.variant_key(DATE, "abc123", "large", "avif").startswith(prefix)
+    assert not keys.variant_key(DATE, "abc1234", "large", "avif").startswith(prefix)
+
+
+def test_key_date_converts_to_utc_first() -> None:
+    from datetime import timedelta, timezone
+
+    # 01:00 at UTC+2 on New Year's Day is still the last day of the year in UTC
+    moment = datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert keys.key_date(moment) == "2025/12/31"
