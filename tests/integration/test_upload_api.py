@@ -138,7 +138,6 @@ def test_pending_image_gets_the_same_id_and_a_fresh_upload(
     assert again["isNew"] is False
     assert again["status"] == "pending_upload"
     assert again["upload"]["fields"]["key"] == f"uploads/{first['imageId']}"
-    assert again["upload"]["fields"]["policy"] != first["upload"]["fields"]["policy"] or True
     assert links_of(aws, "s-2") == [first["imageId"]]
 
 
