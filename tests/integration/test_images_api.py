@@ -211,3 +211,32 @@ def test_unlink_is_per_tenant(api: LocalHttpApi, aws: Template) -> None:
     response = api.request("DELETE", f"/sessions/s-1/images/{IMAGE_A}", jwt_claims={"sub": "bob"})
     assert response.status == 404
     assert len(items(aws, "SessionImagesTable")) == 1
+
+
+def test_a_token_of_one_session_is_refused_on_another(api: LocalHttpApi, aws: Template) -> None:
+    for i in range(3):
+        presign(api, "s-a", bytes([i]) * 5)
+        presign(api, "s-b", bytes([i + 10]) * 5)
+    token = api.request("GET", "/sessions/s-a/images", query={"limit": "1"}).json()["nextToken"]
+    assert token
+    response = api.request("GET", "/sessions/s-b/images", query={"limit": "1", "nextToken": token})
+    assert response.status == 400
+    assert response.json()["error"]["code"] == "invalid_next_token"
+
+
+def test_a_link_left_by_a_racing_delete_is_skipped_and_removed(
+    api: LocalHttpApi, aws: Template
+) -> None:
+    # Given a link to an image that no longer exists (written while a delete cascaded)
+    from datetime import UTC, datetime
+
+    from imagepipe.domain.model import SessionLink
+    from tests.integration.helpers import links_repo
+
+    links_repo(aws).link(SessionLink("public", "s-1", "dead" * 8, datetime.now(UTC)))
+    seed_processed_image(aws, image_id=IMAGE_A)
+    # When the session is listed
+    listed = api.request("GET", "/sessions/s-1/images").json()["images"]
+    # Then only the live image is shown and the dangling link is gone
+    assert [i["imageId"] for i in listed] == [IMAGE_A]
+    assert [i["imageId"]["S"] for i in items(aws, "SessionImagesTable")] == [IMAGE_A]

@@ -75,6 +75,11 @@ class InMemoryImageRepository:
             self._records[image.image_id] = stored
             return _copy(stored)
 
+    def release_hash(self, image: Image) -> None:
+        with self._lock:
+            if self._claims.get((image.tenant, image.sha256)) == image.image_id:
+                del self._claims[(image.tenant, image.sha256)]
+
     def delete(self, image: Image) -> None:
         with self._lock:
             if self._claims.get((image.tenant, image.sha256)) == image.image_id:

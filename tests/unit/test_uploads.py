@@ -403,3 +403,33 @@ def test_twenty_concurrent_requests_for_one_new_hash_create_exactly_one_image() 
     ]
     # And everyone may upload, since the bytes have not arrived yet
     assert all(r.upload is not None for r in results)
+
+
+def test_an_image_deleted_between_lookup_and_link_is_not_linked() -> None:
+    # Given a processed image, and a DELETE of it that lands just as a new request links it
+    from imagepipe.domain.images import delete_image
+    from imagepipe.domain.model import SessionLink
+    from tests.unit.fakes import InMemorySessionLinks
+
+    world = FakeWorld()
+    first = request_one(world, "s-1", a_file())
+    set_status(world, first.image.image_id, ImageStatus.COMPLETED)
+
+    class DeleteRacingLinks(InMemorySessionLinks):
+        raced = False
+
+        def link(self, link: SessionLink) -> bool:
+            if not self.raced:
+                self.raced = True
+                delete_image(TENANT, first.image.image_id, world.images_deps)
+            return super().link(link)
+
+    world.links = DeleteRacingLinks()
+    # When the same bytes are requested in another session
+    again = request_one(world, "s-2", a_file())
+    # Then the request did not link the deleted image: it got a new one to upload
+    assert again.is_new is True
+    assert again.image.image_id != first.image.image_id
+    assert again.upload is not None
+    assert session_image_ids(world, "s-2") == [again.image.image_id]
+    assert world.links.sessions_of(first.image.image_id) == []

@@ -3,6 +3,7 @@ process, so a warm Lambda reuses them; endpoints honour AWS_ENDPOINT_URL (the lo
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from functools import cache
@@ -15,11 +16,17 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _CONFIG = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
+# Regional virtual-hosted URLs (<bucket>.s3.<region>.amazonaws.com): the global endpoint answers
+# a new bucket outside us-east-1 with a 307, which breaks a browser's cross-origin POST.
+_AWS_S3_CONFIG = _CONFIG.merge(Config(s3={"addressing_style": "virtual"}))
 
 
 @cache
 def s3_client(region: str) -> S3Client:
-    return boto3.session.Session().client("s3", region_name=region, config=_CONFIG)
+    emulated = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    # An emulator's endpoint (the local stack) keeps path-style addressing.
+    config = _CONFIG if emulated else _AWS_S3_CONFIG
+    return boto3.session.Session().client("s3", region_name=region, config=config)
 
 
 def reset_clients() -> None:

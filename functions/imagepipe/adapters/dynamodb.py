@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -48,7 +50,7 @@ class DynamoImageRepository:
         unique = list(dict.fromkeys(image_ids))
         for start in range(0, len(unique), _BATCH_GET):
             keys = [image_pk(i) for i in unique[start : start + _BATCH_GET]]
-            for record in self._records.batch_get(keys):
+            for record in self._records.batch_get(keys, consistent_read=True):
                 found[record.image_id] = _to_image(record)
         return found
 
@@ -76,7 +78,10 @@ class DynamoImageRepository:
         try:
             claim.save(condition=self._claims.pk.does_not_exist())
         except PutError as error:
-            record.delete()
+            # Our record must not outlive a lost claim; if even that delete fails, the original
+            # error is the one worth reporting (the stray record owns no hash and is harmless).
+            with contextlib.suppress(DeleteError):
+                record.delete()
             if not _conditional_failure(error):
                 raise
             winner = self.find_by_hash(image.tenant, image.sha256)
@@ -96,6 +101,9 @@ class DynamoImageRepository:
                 raise ConcurrentModification(f"image {image.image_id} changed meanwhile") from error
             raise
         return _to_image(record)
+
+    def release_hash(self, image: Image) -> None:
+        self._delete_claim(image.tenant, image.sha256, image.image_id)
 
     def delete(self, image: Image) -> None:
         # Claim first, record last: a crash in between leaves a record that a retry can find.
@@ -241,6 +249,7 @@ class DynamoSessionLinkRepository:
             limit=limit + 1,
             page_size=limit + 1,
             last_evaluated_key=start,
+            consistent_read=True,
         )
         records = list(results)
         links = [
@@ -255,7 +264,7 @@ class DynamoSessionLinkRepository:
         next_token = None
         if len(records) > limit:
             last = records[limit - 1]
-            next_token = _encode_token(last.image_id, last.linked_at)
+            next_token = _encode_token(key, last.image_id, last.linked_at)
         return links, next_token
 
     def sessions_of(self, image_id: str) -> list[tuple[str, str]]:
@@ -270,8 +279,15 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _encode_token(image_id: str, linked_at: str) -> str:
-    raw = json.dumps({"i": image_id, "t": linked_at}, separators=(",", ":")).encode()
+def _session_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _encode_token(key: str, image_id: str, linked_at: str) -> str:
+    # The session's digest ties the token to its listing: replayed on another session it is
+    # refused instead of silently skipping items.
+    data = {"s": _session_digest(key), "i": image_id, "t": linked_at}
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -282,6 +298,8 @@ def _decode_token(token: str, key: str) -> dict[str, dict[str, Any]]:
         image_id, linked_at = data["i"], data["t"]
         if not isinstance(image_id, str) or not isinstance(linked_at, str):
             raise TypeError("token fields must be strings")
+        if data["s"] != _session_digest(key):
+            raise ValueError("token of another listing")
         datetime.fromisoformat(linked_at)
     except (ValueError, TypeError, KeyError, binascii.Error) as error:
         raise InvalidRequest(

@@ -1,5 +1,5 @@
 """pynamodb models of the two tables. Their key schemas and indexes must equal the template's
-(tests/test_template_models.py compares them); table names are bound at run time from settings."""
+(tests/test_template.py compares them); table names are bound at run time from settings."""
 
 from __future__ import annotations
 

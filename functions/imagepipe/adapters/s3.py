@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from imagepipe.adapters.aws import utc_now
 from imagepipe.domain.model import UploadTarget
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ class S3Storage:
             {"x-amz-checksum-sha256": checksum},
             ["content-length-range", 1, max_bytes],
         ]
-        expires_at = utc_now().replace(microsecond=0) + timedelta(seconds=expires_in)
         post = self._client().generate_presigned_post(
             Bucket=self._bucket,
             Key=key,
@@ -42,6 +41,9 @@ class S3Storage:
             Conditions=conditions,
             ExpiresIn=expires_in,
         )
+        # The expiry shown to the client is the one signed into the policy, to the second.
+        policy = json.loads(base64.b64decode(post["fields"]["policy"]))
+        expires_at = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
         return UploadTarget(url=post["url"], fields=dict(post["fields"]), expires_at=expires_at)
 
     def presign_get(self, key: str, *, expires_in: int) -> str:

@@ -35,12 +35,15 @@ def list_session_images(
     validate_session_id(session_id)
     links, next_token = deps.links.page(tenant, session_id, limit=limit, token=token)
     found = deps.images.get_many([link.image_id for link in links])
-    # A link can outlive its image for a moment while a delete cascades: skip it.
-    images = [
-        found[link.image_id]
-        for link in links
-        if link.image_id in found and found[link.image_id].tenant == tenant
-    ]
+    images = []
+    for link in links:
+        image = found.get(link.image_id)
+        if image is not None and image.tenant == tenant:
+            images.append(image)
+        elif image is None:
+            # A link can outlive its image when it was written while a delete cascaded (the
+            # index the cascade reads is eventually consistent): drop it now that it is seen.
+            deps.links.unlink(tenant, session_id, link.image_id)
     return Page(images=images, next_token=next_token)
 
 
@@ -61,14 +64,22 @@ def object_keys(image: Image) -> tuple[list[str], list[str]]:
 
 
 def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
-    """Objects first, then links, then the record: a crash part-way leaves the record in place
-    so that the DELETE can simply be retried."""
+    """The hash claim goes first, so that no new upload request can find the image any more;
+    then objects, links and the record last: a crash part-way leaves the record in place so
+    that the DELETE can simply be retried. Links are swept again once the record is gone, for
+    any written by a request that found the image just before."""
     image = get_image(tenant, image_id, deps.images)
+    deps.images.release_hash(image)
     exact, prefixes = object_keys(image)
     deps.storage.delete(exact, prefixes)
-    for link_tenant, session_id in deps.links.sessions_of(image.image_id):
-        deps.links.unlink(link_tenant, session_id, image.image_id)
+    _unlink_everywhere(image.image_id, deps)
     deps.images.delete(image)
+    _unlink_everywhere(image.image_id, deps)
+
+
+def _unlink_everywhere(image_id: str, deps: ImagesDeps) -> None:
+    for link_tenant, session_id in deps.links.sessions_of(image_id):
+        deps.links.unlink(link_tenant, session_id, image_id)
 
 
 def unlink_image(tenant: str, session_id: str, image_id: str, deps: ImagesDeps) -> None:

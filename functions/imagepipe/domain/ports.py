@@ -28,6 +28,10 @@ class ImageRepository(Protocol):
         """Write back a changed record; raises ConcurrentModification if its version moved."""
         ...
 
+    def release_hash(self, image: Image) -> None:
+        """Remove the (tenant, sha256) claim if it still points at this image (idempotent)."""
+        ...
+
     def delete(self, image: Image) -> None:
         """Remove the record and its hash claim (idempotent)."""
         ...

@@ -59,12 +59,19 @@ def request_uploads(
 def _request_one(
     tenant: str, session_id: str, file: FileRequest, deps: UploadDeps, policy: UploadPolicy
 ) -> UploadResult:
-    image, is_new = _image_for(tenant, file, deps)
-    deps.links.link(
-        SessionLink(
+    for _ in range(MAX_ATTEMPTS):
+        image, is_new = _image_for(tenant, file, deps)
+        link = SessionLink(
             tenant=tenant, session_id=session_id, image_id=image.image_id, linked_at=deps.clock()
         )
-    )
+        deps.links.link(link)
+        # A DELETE may have cascaded between finding the image and linking it: the link would
+        # then point at nothing. Check after linking and start over if the image is gone.
+        if deps.images.get(image.image_id) is not None:
+            break
+        deps.links.unlink(tenant, session_id, image.image_id)
+    else:
+        raise ConcurrentModification(f"image for sha256 {file.sha256} kept disappearing; retry")
     upload = None
     if image.status.accepts_upload:
         upload = deps.storage.presign_upload(
@@ -81,7 +88,10 @@ def _image_for(tenant: str, file: FileRequest, deps: UploadDeps) -> tuple[Image,
     for _ in range(MAX_ATTEMPTS):
         image = deps.images.find_by_hash(tenant, file.sha256)
         if image is None:
-            image, is_new = deps.images.create(_new_image(tenant, file, deps))
+            try:
+                image, is_new = deps.images.create(_new_image(tenant, file, deps))
+            except ConcurrentModification:
+                continue  # the owner of the hash was deleted meanwhile: start over
             if is_new:
                 return image, True
         if image.status is ImageStatus.FAILED:
