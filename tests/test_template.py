@@ -119,8 +119,10 @@ def test_presign_expiry_is_short(template: Template) -> None:
 def test_lambda_requirements_match_the_runtime_dependencies() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = {d for d in project["project"]["dependencies"] if not d.startswith("boto3")}
-    lines = (ROOT / "functions" / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    listed = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    listed = set()
+    for path in (ROOT / "functions" / "requirements.txt", ROOT / "layers/imaging/requirements.txt"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        listed |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     assert listed == runtime
 
 

@@ -210,11 +210,32 @@ class InMemoryStorage:
         self._lock = threading.Lock()
         self._clock = clock
         self.objects: dict[str, bytes] = {}
+        self.content_types: dict[str, str] = {}
         self.presign_calls: list[PresignCall] = []
 
-    def put(self, key: str, data: bytes = b"x") -> None:
+    def put(
+        self,
+        key: str,
+        data: bytes = b"x",
+        *,
+        content_type: str = "application/octet-stream",
+        cache_control: str = "",
+    ) -> None:
         with self._lock:
             self.objects[key] = data
+            self.content_types[key] = content_type
+
+    def read(self, key: str) -> bytes | None:
+        with self._lock:
+            return self.objects.get(key)
+
+    def copy(self, source: str, target: str, *, content_type: str, cache_control: str) -> bool:
+        with self._lock:
+            if source not in self.objects:
+                return False
+            self.objects[target] = self.objects[source]
+            self.content_types[target] = content_type
+            return True
 
     def presign_upload(
         self, *, key: str, content_type: str, sha256: str, max_bytes: int, expires_in: int

@@ -149,6 +149,10 @@ def _to_record(model: type[ImageRecord], image: Image) -> ImageRecord:
         ]
         or None,
         metadata=image.metadata or None,
+        jobs_sent_at=image.jobs_sent_at,
+        variants_done=image.variants_done,
+        metadata_done=image.metadata_done,
+        phash=image.phash,
     )
     if image.thumbnail is not None:
         record.thumbnail_key = image.thumbnail.key
@@ -202,6 +206,10 @@ def _to_image(record: ImageRecord) -> Image:
             for v in record.variants or []
         ],
         metadata=dict(record.metadata or {}),
+        jobs_sent_at=record.jobs_sent_at,
+        variants_done=bool(record.variants_done),
+        metadata_done=bool(record.metadata_done),
+        phash=record.phash,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BinaryAttribute,
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     MapAttribute,
@@ -82,6 +83,10 @@ class ImageRecord(Model):
     thumbnail_data = BinaryAttribute(attr_name="thumbnailData", null=True, legacy_encoding=False)
     variants = ListAttribute(of=VariantAttribute, null=True)
     metadata = JSONAttribute(null=True)
+    jobs_sent_at = UTCDateTimeAttribute(attr_name="jobsSentAt", null=True)
+    variants_done = BooleanAttribute(attr_name="variantsDone", default=False)
+    metadata_done = BooleanAttribute(attr_name="metadataDone", default=False)
+    phash = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 

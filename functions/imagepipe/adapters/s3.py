@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from imagepipe.domain.model import UploadTarget
 
 if TYPE_CHECKING:
@@ -51,6 +53,41 @@ class S3Storage:
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
         )
 
+    def read(self, key: str) -> bytes | None:
+        try:
+            response = self._client().get_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        data: bytes = response["Body"].read()
+        return data
+
+    def put(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
+        self._client().put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            CacheControl=cache_control,
+        )
+
+    def copy(self, source: str, target: str, *, content_type: str, cache_control: str) -> bool:
+        try:
+            self._client().copy_object(
+                Bucket=self._bucket,
+                Key=target,
+                CopySource={"Bucket": self._bucket, "Key": source},
+                MetadataDirective="REPLACE",
+                ContentType=content_type,
+                CacheControl=cache_control,
+            )
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
+
     def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
         client = self._client()
         doomed = set(keys)
@@ -69,3 +106,7 @@ class S3Storage:
                 failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in response["Errors"])
                 raise RuntimeError(f"could not delete objects: {failed}")
         return len(ordered)
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")

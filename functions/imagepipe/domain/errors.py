@@ -22,6 +22,13 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class InvalidImage(DomainError):
+    """The bytes are not an acceptable image: unsupported_format, too_many_pixels,
+    too_many_frames, corrupt_image."""
+
+    code = "invalid_image"
+
+
 class ConcurrentModification(DomainError):
     """The record changed between read and write (optimistic lock lost)."""
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from imagepipe.domain import keys
-from imagepipe.domain.errors import NotFound
-from imagepipe.domain.model import Image, Page
+from imagepipe.domain.errors import ConcurrentModification, NotFound
+from imagepipe.domain.model import Image, ImageStatus, Page
 from imagepipe.domain.ports import ImageRepository, ObjectStorage, SessionLinkRepository
 from imagepipe.domain.validation import validate_image_id, validate_session_id
 
+MAX_ATTEMPTS = 5
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -24,7 +25,7 @@ class ImagesDeps:
 def get_image(tenant: str, image_id: str, images: ImageRepository) -> Image:
     """Another tenant's image is reported exactly like a missing one."""
     image = images.get(validate_image_id(image_id))
-    if image is None or image.tenant != tenant:
+    if image is None or image.tenant != tenant or not image.visible:
         raise NotFound(f"image {image_id!r} not found", field="imageId")
     return image
 
@@ -39,7 +40,8 @@ def list_session_images(
     for link in links:
         image = found.get(link.image_id)
         if image is not None and image.tenant == tenant:
-            images.append(image)
+            if image.visible:
+                images.append(image)
         elif image is None:
             # A link can outlive its image when it was written while a delete cascaded (the
             # index the cascade reads is eventually consistent): drop it now that it is seen.
@@ -68,13 +70,27 @@ def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
     then objects, links and the record last: a crash part-way leaves the record in place so
     that the DELETE can simply be retried. Links are swept again once the record is gone, for
     any written by a request that found the image just before."""
-    image = get_image(tenant, image_id, deps.images)
+    image = _mark_deleting(get_image(tenant, image_id, deps.images), deps.images)
     deps.images.release_hash(image)
     exact, prefixes = object_keys(image)
     deps.storage.delete(exact, prefixes)
     _unlink_everywhere(image.image_id, deps)
     deps.images.delete(image)
     _unlink_everywhere(image.image_id, deps)
+
+
+def _mark_deleting(image: Image, images: ImageRepository) -> Image:
+    """From here on, a worker that saves after us fails on the version and removes what it
+    wrote; one that saved before us wrote objects that the sweep below finds."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return images.save(replace(image, status=ImageStatus.DELETING))
+        except ConcurrentModification:
+            current = images.get(image.image_id)
+            if current is None:
+                raise NotFound(f"image {image.image_id!r} not found", field="imageId") from None
+            image = current
+    raise ConcurrentModification(f"image {image.image_id} kept changing; retry the delete")
 
 
 def _unlink_everywhere(image_id: str, deps: ImagesDeps) -> None:

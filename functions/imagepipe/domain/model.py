@@ -34,6 +34,9 @@ class ImageStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    # Internal: a DELETE is removing the image. Readers see a 404; writers that lose a race
+    # against it clean up what they wrote.
+    DELETING = "deleting"
 
     @property
     def accepts_upload(self) -> bool:
@@ -87,6 +90,16 @@ class Image:
     thumbnail: Thumbnail | None = None
     variants: list[Variant] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Processing bookkeeping: when Ingest sent the two jobs, and which jobs are done (the
+    # completion join reads both flags under the record's version).
+    jobs_sent_at: datetime | None = None
+    variants_done: bool = False
+    metadata_done: bool = False
+    phash: str | None = None
+
+    @property
+    def visible(self) -> bool:
+        return self.status is not ImageStatus.DELETING
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,33 @@ class UploadResult:
     image: Image
     is_new: bool
     upload: UploadTarget | None
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What Ingest learns from the bytes (never from the client)."""
+
+    format: str
+    ext: str
+    content_type: str
+    width: int
+    height: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    name: str
+    format: str
+    width: int
+    height: int
+    data: bytes
+    content_type: str
+
+
+class JobKind(StrEnum):
+    VARIANTS = "variants"
+    METADATA = "metadata"
 
 
 @dataclass(frozen=True)

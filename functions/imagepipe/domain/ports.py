@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from imagepipe.domain.model import Image, SessionLink, UploadTarget
+from imagepipe.domain.model import Image, Inspection, JobKind, Rendered, SessionLink, UploadTarget
 
 
 class ImageRepository(Protocol):
@@ -67,6 +67,33 @@ class ObjectStorage(Protocol):
     def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
         """Delete the keys and everything under the prefixes; returns how many objects went."""
         ...
+
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+        ...
+
+    def put(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None: ...
+
+    def copy(self, source: str, target: str, *, content_type: str, cache_control: str) -> bool:
+        """Server-side copy; False when the source does not exist (any more)."""
+        ...
+
+
+class JobQueue(Protocol):
+    def send(self, kind: JobKind, image_id: str) -> None: ...
+
+
+class ImageCodec(Protocol):
+    """Decoding and encoding, implemented with Pillow in imagepipe.imaging. Raises
+    InvalidImage for bytes that are not an acceptable image."""
+
+    def prepare(self, data: bytes) -> tuple[Inspection, Rendered]:
+        """Inspect (limits checked before decoding) and make the 150x150 thumbnail."""
+        ...
+
+    def variants(self, data: bytes) -> list[Rendered]: ...
+
+    def analyze(self, data: bytes) -> dict[str, Any]: ...
 
 
 class Clock(Protocol):
