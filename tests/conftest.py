@@ -25,6 +25,8 @@ from imagepipe.adapters.aws import reset_clients  # noqa: E402
 from imagepipe.adapters.records import bind  # noqa: E402
 from imagepipe.api import deps  # noqa: E402
 from imagepipe.local.invoke import FunctionRunner, LocalHttpApi  # noqa: E402
+from imagepipe.pipeline import deps as pipeline_deps  # noqa: E402
+from imagepipe.pipeline.ingest import idempotent_ingest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -62,9 +64,7 @@ def load_event(name: str) -> dict[str, Any]:
 @pytest.fixture
 def aws(template: Template) -> Iterator[Template]:
     """moto with the bucket and tables of template.yaml; process caches reset around it."""
-    deps.reset()
-    reset_clients()
-    bind.cache_clear()
+    _reset_caches()
     with mock_aws():
         region = os.environ["AWS_REGION"]
         s3 = boto3.client("s3", region_name=region)
@@ -73,8 +73,20 @@ def aws(template: Template) -> Iterator[Template]:
         dynamodb = boto3.client("dynamodb", region_name=region)
         for table in template.of_type("AWS::DynamoDB::Table"):
             dynamodb.create_table(**template.table_definition(table))
+        sqs = boto3.client("sqs", region_name=region)
+        for queue in template.queues_in_creation_order():
+            sqs.create_queue(
+                QueueName=template.physical_name(queue),
+                Attributes=template.queue_attributes(queue),  # type: ignore[arg-type]
+            )
         yield template
+    _reset_caches()
+
+
+def _reset_caches() -> None:
     deps.reset()
+    pipeline_deps.reset()
+    idempotent_ingest.cache_clear()
     reset_clients()
     bind.cache_clear()
 

@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from imagepipe.adapters.records import HashClaim, ImageRecord, SessionLinkRecord
+from imagepipe.adapters.records import HashClaim, ImageRecord, PhashBand, SessionLinkRecord
 from imagepipe.api import images, uploads
 from imagepipe.api.app import openapi_json
 from imagepipe.local.template import Template
-from imagepipe.settings import ImagesApiSettings, PresignUploadSettings
+from imagepipe.settings import (
+    ImagesApiSettings,
+    IngestSettings,
+    MetadataSettings,
+    PresignUploadSettings,
+    VariantsSettings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,17 +60,22 @@ def _table(template: Template, logical_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("model", "table"),
+    ("models", "table"),
     [
-        (ImageRecord, "ImagesTable"),
-        (HashClaim, "ImagesTable"),
-        (SessionLinkRecord, "SessionImagesTable"),
+        ((ImageRecord, HashClaim, PhashBand), "ImagesTable"),
+        ((SessionLinkRecord,), "SessionImagesTable"),
     ],
 )
 def test_pynamodb_models_match_the_template_tables(
-    template: Template, model: Any, table: str
+    template: Template, models: tuple[Any, ...], table: str
 ) -> None:
-    assert _schema(model) == _table(template, table)
+    # Every model of a table has the table's key; together they define its attributes and
+    # indexes, exactly.
+    schemas = [_schema(model) for model in models]
+    expected = _table(template, table)
+    assert all(schema["keys"] == expected["keys"] for schema in schemas)
+    assert set().union(*(schema["attributes"] for schema in schemas)) == expected["attributes"]
+    assert sorted({i for schema in schemas for i in schema["indexes"]}) == expected["indexes"]
 
 
 def _openapi_routes() -> set[tuple[str, str]]:
@@ -97,7 +108,13 @@ def test_committed_openapi_json_is_current() -> None:
 
 @pytest.mark.parametrize(
     ("function", "settings"),
-    [("PresignUploadFunction", PresignUploadSettings), ("ImagesApiFunction", ImagesApiSettings)],
+    [
+        ("PresignUploadFunction", PresignUploadSettings),
+        ("ImagesApiFunction", ImagesApiSettings),
+        ("IngestFunction", IngestSettings),
+        ("VariantsFunction", VariantsSettings),
+        ("MetadataFunction", MetadataSettings),
+    ],
 )
 def test_template_environment_satisfies_the_function_settings(
     template: Template, function: str, settings: type[BaseModel]
@@ -144,3 +161,45 @@ def test_bucket_blocks_public_access(template: Template) -> None:
             "RestrictPublicBuckets",
         )
     )
+
+
+@pytest.mark.parametrize(
+    ("queue", "function"),
+    [("VariantsQueue", "VariantsFunction"), ("MetadataQueue", "MetadataFunction")],
+)
+def test_queues_outlast_their_consumers_and_dead_letter_after_three_receives(
+    template: Template, queue: str, function: str
+) -> None:
+    props = template.properties(queue)
+    assert props["VisibilityTimeout"] >= 6 * template.properties(function)["Timeout"]
+    assert props["RedrivePolicy"]["maxReceiveCount"] == 3
+    dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert template.properties(dlq)["MessageRetentionPeriod"] == 14 * 24 * 3600
+    source = next(s for s in template.sqs_sources() if s.function == function)
+    assert source.partial_failures
+
+
+def test_every_dead_letter_queue_has_an_alarm(template: Template) -> None:
+    dlqs = {q for q in template.of_type("AWS::SQS::Queue") if "DeadLetter" in q}
+    alarmed = {
+        template.properties(a)["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in template.of_type("AWS::CloudWatch::Alarm")
+    }
+    assert dlqs == alarmed
+
+
+def test_ingest_is_triggered_by_uploads_only_and_dead_letters_after_two_retries(
+    template: Template,
+) -> None:
+    (source,) = template.s3_sources()
+    assert (source.function, source.prefix) == ("IngestFunction", "uploads/")
+    invoke = template.properties("IngestFunction")["EventInvokeConfig"]
+    assert invoke["MaximumRetryAttempts"] == 2
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]
+    }
+
+
+def test_only_the_processing_functions_get_the_imaging_layer(template: Template) -> None:
+    with_layer = {f for f in template.functions if template.properties(f).get("Layers")}
+    assert with_layer == {"IngestFunction", "VariantsFunction", "MetadataFunction"}

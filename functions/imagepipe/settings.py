@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,3 +33,26 @@ class ImagesApiSettings(_Settings):
     """ImagesApiFunction."""
 
     url_expiry_seconds: int = Field(default=3600, alias="URL_EXPIRY_SECONDS", ge=1, le=604800)
+
+
+class IngestSettings(_Settings):
+    """IngestFunction."""
+
+    max_pixels: int = Field(default=50_000_000, alias="MAX_PIXELS", gt=0)
+    max_frames: int = Field(default=200, alias="MAX_FRAMES", gt=0)
+    variants_queue_url: str = Field(alias="VARIANTS_QUEUE_URL", min_length=1)
+    metadata_queue_url: str = Field(alias="METADATA_QUEUE_URL", min_length=1)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+
+
+class VariantsSettings(_Settings):
+    """VariantsFunction."""
+
+    avif_speed: int = Field(default=8, alias="AVIF_SPEED", ge=0, le=10)
+    encode_workers: int = Field(default=1, alias="ENCODE_WORKERS", ge=1, le=16)
+
+
+class MetadataSettings(_Settings):
+    """MetadataFunction."""
+
+    labels_provider: Literal["none", "rekognition"] = Field(default="none", alias="LABELS_PROVIDER")

@@ -35,8 +35,33 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
 }
 
 
+# S3 and SQS events, with what the function returns for them (seeded below).
+PIPELINE_EVENTS = {
+    "ingest_object_created.json": "IngestFunction",
+    "ingest_encoded_key.json": "IngestFunction",
+    "ingest_s3_test_event.json": "IngestFunction",
+    "variants_job.json": "VariantsFunction",
+    "metadata_job.json": "MetadataFunction",
+    "metadata_job_poison.json": "MetadataFunction",
+}
+
+
 def test_every_event_file_has_an_expectation() -> None:
-    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(EXPECTED)
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted([*EXPECTED, *PIPELINE_EVENTS])
+
+
+def test_pipeline_events_name_their_template_function(template: Template) -> None:
+    for name, function in PIPELINE_EVENTS.items():
+        event = load_event(name)
+        if name.startswith("ingest_") and "Records" in event:
+            source = next(s for s in template.s3_sources() if s.function == function)
+            key = event["Records"][0]["s3"]["object"]["key"]
+            assert key.startswith(source.prefix), name
+            bucket = event["Records"][0]["s3"]["bucket"]["name"]
+            assert bucket == template.physical_name(source.bucket), name
+        elif "Records" in event and event["Records"][0].get("eventSource") == "aws:sqs":
+            queue = next(s.queue for s in template.sqs_sources() if s.function == function)
+            assert event["Records"][0]["eventSourceARN"] == template.arn(queue), name
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

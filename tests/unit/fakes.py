@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from imagepipe.domain.errors import ConcurrentModification, InvalidRequest
 from imagepipe.domain.images import ImagesDeps
 from imagepipe.domain.model import Image, SessionLink, UploadTarget
+from imagepipe.domain.similarity import bands
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
 
 FAKE_BUCKET_URL = "https://fake-bucket.s3.amazonaws.com/"
@@ -36,6 +37,8 @@ class InMemoryImageRepository:
         self._lock = threading.Lock()
         self._records: dict[str, Image] = {}
         self._claims: dict[tuple[str, str], str] = {}
+        # (tenant, band index, band value) -> {imageId: phash}
+        self._bands: dict[tuple[str, int, int], dict[str, str]] = {}
 
     def get(self, image_id: str) -> Image | None:
         with self._lock:
@@ -74,6 +77,23 @@ class InMemoryImageRepository:
             stored = replace(_copy(image), version=(image.version or 0) + 1)
             self._records[image.image_id] = stored
             return _copy(stored)
+
+    def index_phash(self, image: Image, phash: str) -> None:
+        with self._lock:
+            for band in bands(phash):
+                self._bands.setdefault((image.tenant, *band), {})[image.image_id] = phash
+
+    def unindex_phash(self, image_id: str) -> None:
+        with self._lock:
+            for members in self._bands.values():
+                members.pop(image_id, None)
+
+    def similar(self, tenant: str, phash: str) -> dict[str, str]:
+        with self._lock:
+            found: dict[str, str] = {}
+            for band in bands(phash):
+                found.update(self._bands.get((tenant, *band), {}))
+            return found
 
     def release_hash(self, image: Image) -> None:
         with self._lock:

@@ -97,3 +97,20 @@ def test_key_date_converts_to_utc_first() -> None:
     # 01:00 at UTC+2 on New Year's Day is still the last day of the year in UTC
     moment = datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
     assert keys.key_date(moment) == "2025/12/31"
+
+
+def test_phash_bands_cover_64_bits_with_one_more_band_than_the_max_distance() -> None:
+    from imagepipe.domain.similarity import BAND_WIDTHS, MAX_DISTANCE, bands, hamming
+
+    assert sum(BAND_WIDTHS) == 64
+    assert len(BAND_WIDTHS) == MAX_DISTANCE + 1
+    # Six flipped bits spread over six bands leave exactly the seventh equal: the index's
+    # guarantee holds in its worst case, for every band
+    base = "f0e1d2c3b4a59687"
+    offsets = [sum(BAND_WIDTHS[:i]) for i in range(len(BAND_WIDTHS))]
+    for untouched in range(len(BAND_WIDTHS)):
+        mask = sum(1 << (63 - offsets[i]) for i in range(len(BAND_WIDTHS)) if i != untouched)
+        flipped = f"{int(base, 16) ^ mask:016x}"
+        assert hamming(base, flipped) == 6
+        shared = set(bands(base)) & set(bands(flipped))
+        assert [index for index, _ in shared] == [untouched]

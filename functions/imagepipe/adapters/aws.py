@@ -13,7 +13,9 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_rekognition import RekognitionClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 _CONFIG = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
 # Regional virtual-hosted URLs (<bucket>.s3.<region>.amazonaws.com): the global endpoint answers
@@ -29,8 +31,20 @@ def s3_client(region: str) -> S3Client:
     return boto3.session.Session().client("s3", region_name=region, config=config)
 
 
+@cache
+def sqs_client(region: str) -> SQSClient:
+    return boto3.session.Session().client("sqs", region_name=region, config=_CONFIG)
+
+
+@cache
+def rekognition_client(region: str) -> RekognitionClient:
+    return boto3.session.Session().client("rekognition", region_name=region, config=_CONFIG)
+
+
 def reset_clients() -> None:
     s3_client.cache_clear()
+    sqs_client.cache_clear()
+    rekognition_client.cache_clear()
 
 
 def utc_now() -> datetime:

@@ -16,8 +16,11 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from imagepipe.adapters.records import (
     HashClaim,
     ImageRecord,
+    PhashBand,
     SessionLinkRecord,
     VariantAttribute,
+    band_key,
+    band_pk,
     bind,
     claim_pk,
     image_pk,
@@ -25,6 +28,7 @@ from imagepipe.adapters.records import (
 )
 from imagepipe.domain.errors import ConcurrentModification, InvalidRequest
 from imagepipe.domain.model import Image, ImageStatus, SessionLink, Thumbnail, Variant
+from imagepipe.domain.similarity import BAND_WIDTHS, bands
 
 # BatchGetItem takes at most 100 keys per call.
 _BATCH_GET = 100
@@ -38,6 +42,7 @@ class DynamoImageRepository:
     def __init__(self, table_name: str, region: str) -> None:
         self._records = bind(ImageRecord, table_name, region)
         self._claims = bind(HashClaim, table_name, region)
+        self._bands = bind(PhashBand, table_name, region)
 
     def get(self, image_id: str) -> Image | None:
         try:
@@ -101,6 +106,30 @@ class DynamoImageRepository:
                 raise ConcurrentModification(f"image {image.image_id} changed meanwhile") from error
             raise
         return _to_image(record)
+
+    def index_phash(self, image: Image, phash: str) -> None:
+        with self._bands.batch_write() as batch:
+            for index, value in bands(phash):
+                batch.save(
+                    self._bands(
+                        band_pk(image.image_id, index),
+                        band_key=band_key(image.tenant, index, value),
+                        image_id=image.image_id,
+                        phash=phash,
+                    )
+                )
+
+    def unindex_phash(self, image_id: str) -> None:
+        with self._bands.batch_write() as batch:
+            for index in range(len(BAND_WIDTHS)):
+                batch.delete(self._bands(band_pk(image_id, index)))
+
+    def similar(self, tenant: str, phash: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for index, value in bands(phash):
+            for band in self._bands.by_band.query(band_key(tenant, index, value)):
+                found[band.image_id] = band.phash
+        return found
 
     def release_hash(self, image: Image) -> None:
         self._delete_claim(image.tenant, image.sha256, image.image_id)

@@ -20,6 +20,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import (
     AllProjection,
     GlobalSecondaryIndex,
+    IncludeProjection,
     KeysOnlyProjection,
     LocalSecondaryIndex,
 )
@@ -100,6 +101,39 @@ class HashClaim(Model):
     kind = UnicodeAttribute(default="sha256")
     image_id = UnicodeAttribute(attr_name="imageId")
     created_at = UTCDateTimeAttribute(attr_name="createdAt")
+
+
+class ByPhashBand(GlobalSecondaryIndex["PhashBand"]):
+    class Meta:
+        index_name = "byPhashBand"
+        projection = IncludeProjection(["phash"])
+
+    band_key = UnicodeAttribute(hash_key=True, attr_name="bandKey")
+    image_id = UnicodeAttribute(range_key=True, attr_name="imageId")
+
+
+class PhashBand(Model):
+    """One band of an image's perceptual hash: pk "band#<imageId>#<n>",
+    bandKey "<tenant>#<n>#<value>" (the near-duplicate lookup key)."""
+
+    class Meta:
+        table_name = "ImagesTable"
+
+    pk = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="band")
+    band_key = UnicodeAttribute(attr_name="bandKey")
+    image_id = UnicodeAttribute(attr_name="imageId")
+    phash = UnicodeAttribute()
+
+    by_band = ByPhashBand()
+
+
+def band_pk(image_id: str, index: int) -> str:
+    return f"band#{image_id}#{index}"
+
+
+def band_key(tenant: str, index: int, value: int) -> str:
+    return f"{tenant}#{index}#{value:x}"
 
 
 class ByLinkedAt(LocalSecondaryIndex["SessionLinkRecord"]):

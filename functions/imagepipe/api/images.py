@@ -38,7 +38,8 @@ def get_image(
     tenant: Annotated[str, Depends(current_tenant)],
 ) -> ImageDetail:
     image = domain.get_image(tenant, imageId, service.deps.images)
-    return image_detail(image, service.deps.storage, service.url_expiry_seconds)
+    similar = domain.similar_images(tenant, image, service.deps.images)
+    return image_detail(image, service.deps.storage, service.url_expiry_seconds, similar)
 
 
 @router.delete(

@@ -121,12 +121,23 @@ class ImageSummary(_Camel):
     thumbnail: ThumbnailOut | None
 
 
+class SimilarOut(_Camel):
+    image_id: str
+    distance: int = Field(description="Hamming distance of the 64-bit perceptual hashes (0-6)")
+    filename: str
+    thumbnail: ThumbnailOut | None
+
+
 class ImageDetail(ImageSummary):
     sha256: str
     error: ImageErrorOut | None
     original: ObjectOut | None
     variants: list[VariantOut]
     metadata: dict[str, Any]
+    similar: list[SimilarOut] = Field(
+        default_factory=list,
+        description="This tenant's images within Hamming distance 6 of this one, nearest first",
+    )
 
 
 class ImageListResponse(_Camel):

@@ -9,6 +9,7 @@ from imagepipe.api.schemas import (
     ImageErrorOut,
     ImageSummary,
     ObjectOut,
+    SimilarOut,
     ThumbnailOut,
     UploadOut,
     UploadTargetOut,
@@ -71,7 +72,12 @@ def image_summary(image: Image, storage: ObjectStorage, expires_in: int) -> Imag
     return ImageSummary.model_validate(_summary_fields(image, storage, expires_in))
 
 
-def image_detail(image: Image, storage: ObjectStorage, expires_in: int) -> ImageDetail:
+def image_detail(
+    image: Image,
+    storage: ObjectStorage,
+    expires_in: int,
+    similar: list[tuple[Image, int]] | None = None,
+) -> ImageDetail:
     original = None
     if image.original_key:
         original = ObjectOut(
@@ -101,5 +107,14 @@ def image_detail(image: Image, storage: ObjectStorage, expires_in: int) -> Image
             "original": original,
             "variants": variants,
             "metadata": image.metadata,
+            "similar": [
+                SimilarOut(
+                    image_id=other.image_id,
+                    distance=distance,
+                    filename=other.filename,
+                    thumbnail=_thumbnail(other, storage, expires_in),
+                )
+                for other, distance in similar or []
+            ],
         }
     )

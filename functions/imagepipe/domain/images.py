@@ -8,6 +8,7 @@ from imagepipe.domain import keys
 from imagepipe.domain.errors import ConcurrentModification, NotFound
 from imagepipe.domain.model import Image, ImageStatus, Page
 from imagepipe.domain.ports import ImageRepository, ObjectStorage, SessionLinkRepository
+from imagepipe.domain.similarity import MAX_DISTANCE, hamming
 from imagepipe.domain.validation import validate_image_id, validate_session_id
 
 MAX_ATTEMPTS = 5
@@ -28,6 +29,26 @@ def get_image(tenant: str, image_id: str, images: ImageRepository) -> Image:
     if image is None or image.tenant != tenant or not image.visible:
         raise NotFound(f"image {image_id!r} not found", field="imageId")
     return image
+
+
+def similar_images(tenant: str, image: Image, images: ImageRepository) -> list[tuple[Image, int]]:
+    """This tenant's other images within Hamming distance 6 of the image's perceptual hash,
+    nearest first."""
+    if image.phash is None:
+        return []
+    candidates = images.similar(tenant, image.phash)
+    close = {
+        image_id: hamming(image.phash, phash)
+        for image_id, phash in candidates.items()
+        if image_id != image.image_id and hamming(image.phash, phash) <= MAX_DISTANCE
+    }
+    found = images.get_many(sorted(close))
+    matches = [
+        (other, close[other.image_id])
+        for other in found.values()
+        if other.tenant == tenant and other.visible
+    ]
+    return sorted(matches, key=lambda match: (match[1], match[0].image_id))
 
 
 def list_session_images(
@@ -75,6 +96,7 @@ def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
     exact, prefixes = object_keys(image)
     deps.storage.delete(exact, prefixes)
     _unlink_everywhere(image.image_id, deps)
+    deps.images.unindex_phash(image.image_id)
     deps.images.delete(image)
     _unlink_everywhere(image.image_id, deps)
 

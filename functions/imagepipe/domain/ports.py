@@ -3,7 +3,7 @@ tests implement them in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,6 +26,18 @@ class ImageRepository(Protocol):
 
     def save(self, image: Image) -> Image:
         """Write back a changed record; raises ConcurrentModification if its version moved."""
+        ...
+
+    def index_phash(self, image: Image, phash: str) -> None:
+        """Make the image findable by near-duplicate search (idempotent)."""
+        ...
+
+    def unindex_phash(self, image_id: str) -> None:
+        """Remove the image from near-duplicate search (idempotent)."""
+        ...
+
+    def similar(self, tenant: str, phash: str) -> dict[str, str]:
+        """imageId -> phash of this tenant's images sharing at least one band with `phash`."""
         ...
 
     def release_hash(self, image: Image) -> None:
@@ -94,6 +106,16 @@ class ImageCodec(Protocol):
     def variants(self, data: bytes) -> list[Rendered]: ...
 
     def analyze(self, data: bytes) -> dict[str, Any]: ...
+
+    def preview(self, data: bytes) -> bytes:
+        """A JPEG of at most 1024 px, sRGB, no metadata: what a labelling service is sent."""
+        ...
+
+
+class Labeler(Protocol):
+    def labels(self, preview: Callable[[], bytes]) -> list[dict[str, Any]]:
+        """[{"name", "confidence"}...]; `preview` is only called when labels are computed."""
+        ...
 
 
 class Clock(Protocol):

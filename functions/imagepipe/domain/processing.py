@@ -15,6 +15,7 @@ from enum import StrEnum
 from imagepipe.domain import keys
 from imagepipe.domain.errors import ConcurrentModification, InvalidImage
 from imagepipe.domain.model import (
+    IMAGE_ID_PATTERN,
     Image,
     ImageStatus,
     JobKind,
@@ -22,7 +23,15 @@ from imagepipe.domain.model import (
     Thumbnail,
     Variant,
 )
-from imagepipe.domain.ports import Clock, ImageCodec, ImageRepository, JobQueue, ObjectStorage
+from imagepipe.domain.ports import (
+    Clock,
+    ImageCodec,
+    ImageRepository,
+    JobQueue,
+    Labeler,
+    ObjectStorage,
+)
+from imagepipe.domain.similarity import is_phash
 
 # Outputs never change under their key (a new upload gets a new id): cache them for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -45,13 +54,16 @@ class ProcessingDeps:
     jobs: JobQueue
     codec: ImageCodec
     clock: Clock
+    labeler: Labeler | None = None
 
 
 def image_id_of_staging_key(key: str) -> str | None:
     if not key.startswith(keys.STAGING_PREFIX):
         return None
     image_id = key.removeprefix(keys.STAGING_PREFIX)
-    return image_id if image_id and "/" not in image_id else None
+    # Only presigned uploads are of this form; anything else under uploads/ is left to the
+    # prefix's 1-day expiry rule.
+    return image_id if IMAGE_ID_PATTERN.fullmatch(image_id) else None
 
 
 def ingest(image_id: str, deps: ProcessingDeps) -> Outcome:
@@ -209,7 +221,13 @@ def run_metadata_job(image_id: str, deps: ProcessingDeps) -> Outcome:
     if data is None:
         return Outcome.ORPHAN if deps.images.get(image_id) is None else Outcome.SKIPPED
     metadata = deps.codec.analyze(data)
+    if deps.labeler is not None:
+        metadata["labels"] = deps.labeler.labels(lambda: deps.codec.preview(data))
     phash = metadata.get("phash")
+    if is_phash(phash):
+        # Indexed before the record is saved: if the save finds the image deleted, the index
+        # entries are taken back below like any other output of this job.
+        deps.images.index_phash(image, str(phash))
 
     def record(current: Image) -> Image | None:
         if current.metadata_done:
@@ -219,11 +237,14 @@ def run_metadata_job(image_id: str, deps: ProcessingDeps) -> Outcome:
             current,
             metadata=merged,
             metadata_done=True,
-            phash=phash if isinstance(phash, str) else None,
+            phash=str(phash) if is_phash(phash) else None,
         )
         return _complete_if_ready(changed, deps)
 
-    return _finish(image_id, record, [], deps)
+    outcome = _finish(image_id, record, [], deps)
+    if outcome is Outcome.ORPHAN:
+        deps.images.unindex_phash(image_id)
+    return outcome
 
 
 def _complete_if_ready(image: Image, deps: ProcessingDeps) -> Image:

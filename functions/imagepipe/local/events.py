@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 
 def http_api_event(
@@ -79,3 +79,80 @@ def http_api_event(
     if text is not None:
         event["body"] = text
     return event
+
+
+def s3_object_created_event(
+    *,
+    bucket: str,
+    key: str,
+    size: int,
+    etag: str,
+    sequencer: str,
+    region: str = "us-east-1",
+    event_name: str = "ObjectCreated:Post",
+    event_time: datetime | None = None,
+) -> dict[str, Any]:
+    """An S3 notification as Lambda receives it (the key URL-encoded, as S3 sends it)."""
+    when = (event_time or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": when,
+                "eventName": event_name,
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "192.0.2.10"},
+                "responseElements": {
+                    "x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                    "x-amz-id-2": uuid.uuid4().hex,
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "imagepipe-ingest",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3EXAMPLE"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": size,
+                        "eTag": etag,
+                        "sequencer": sequencer,
+                    },
+                },
+            }
+        ]
+    }
+
+
+def sqs_event(
+    messages: Sequence[Mapping[str, Any]], *, queue_arn: str, region: str = "us-east-1"
+) -> dict[str, Any]:
+    """An SQS event source mapping batch, from ReceiveMessage results."""
+    records = []
+    for message in messages:
+        attributes = dict(message.get("Attributes") or {})
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+                    "SenderId": attributes.get("SenderId", "AIDAEXAMPLE"),
+                    "ApproximateFirstReceiveTimestamp": attributes.get(
+                        "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+                    ),
+                },
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
+    return {"Records": records}

@@ -4,6 +4,7 @@ Tests and the local stack read the template through this module instead of repea
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,6 +67,22 @@ class Route:
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class SqsSource:
+    function: str
+    queue: str
+    batch_size: int
+    partial_failures: bool
+
+
+@dataclass(frozen=True)
+class S3Source:
+    function: str
+    bucket: str
+    events: tuple[str, ...]
+    prefix: str
 
 
 @dataclass(frozen=True)
@@ -228,6 +245,66 @@ class Template:
             "CodeUri"
         )
         return PROJECT_ROOT / str(code_uri), str(props["Handler"])
+
+    def queue_attributes(self, logical_id: str) -> dict[str, str]:
+        """CreateQueue attributes of a queue, from its template properties."""
+        props = self.resolve(self.properties(logical_id))
+        attributes: dict[str, str] = {}
+        for key in (
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "DelaySeconds",
+            "ReceiveMessageWaitTimeSeconds",
+            "SqsManagedSseEnabled",
+        ):
+            if key in props:
+                value = props[key]
+                attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        return attributes
+
+    def queues_in_creation_order(self) -> list[str]:
+        """Dead-letter queues first: a redrive policy must name an existing queue."""
+        queues = self.of_type("AWS::SQS::Queue")
+        return sorted(queues, key=lambda q: "RedrivePolicy" in self.properties(q))
+
+    def sqs_sources(self) -> list[SqsSource]:
+        sources = []
+        for function in self.functions:
+            for event in self.properties(function).get("Events", {}).values():
+                if event.get("Type") == "SQS":
+                    props = event["Properties"]
+                    queue = props["Queue"]["Fn::GetAtt"][0]
+                    sources.append(
+                        SqsSource(
+                            function=function,
+                            queue=queue,
+                            batch_size=int(props.get("BatchSize", 10)),
+                            partial_failures="ReportBatchItemFailures"
+                            in props.get("FunctionResponseTypes", []),
+                        )
+                    )
+        return sources
+
+    def s3_sources(self) -> list[S3Source]:
+        sources = []
+        for function in self.functions:
+            for event in self.properties(function).get("Events", {}).values():
+                if event.get("Type") == "S3":
+                    props = event["Properties"]
+                    rules = props.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                    prefix = next((r["Value"] for r in rules if r["Name"] == "prefix"), "")
+                    events = props["Events"]
+                    sources.append(
+                        S3Source(
+                            function=function,
+                            bucket=props["Bucket"]["Ref"],
+                            events=tuple(events if isinstance(events, list) else [events]),
+                            prefix=prefix,
+                        )
+                    )
+        return sources
 
     def http_routes(self) -> list[Route]:
         routes = []

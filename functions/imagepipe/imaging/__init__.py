@@ -1,0 +1,40 @@
+"""imagepipe.imaging: the only module of the project that imports Pillow (and pillow_heif).
+
+Handlers and the domain reach it through an adapter; the API functions never import it, so
+their cold starts never pay for Pillow.
+
+    probe(data, limits)      header only: format, size as shown, frames, mode; limits enforced
+    load(data, limits)       the first frame, upright, sRGB, RGB or RGBA, no metadata
+    thumbnail(img)           150x150 cover crop, WebP q70
+    variants(img)            small/medium/large x WebP/AVIF, never enlarged, no metadata
+    analyze(data, img, p)    EXIF, GPS, colours, perceptual hash, ThumbHash placeholder
+    preview_jpeg(img, w)     a plain JPEG for services that take only JPEG/PNG (labels)
+
+Every failure caused by the bytes is an ImagingError with a stable code."""
+
+from __future__ import annotations
+
+from imagepipe.imaging.analyze import analyze
+from imagepipe.imaging.decode import Limits, Probe, load, probe
+from imagepipe.imaging.errors import ErrorCode, ImagingError
+from imagepipe.imaging.formats import sniff
+from imagepipe.imaging.phash import hamming, phash
+from imagepipe.imaging.render import VARIANT_SPECS, Rendered, preview_jpeg, thumbnail, variants
+
+__all__ = [
+    "VARIANT_SPECS",
+    "ErrorCode",
+    "ImagingError",
+    "Limits",
+    "Probe",
+    "Rendered",
+    "analyze",
+    "hamming",
+    "load",
+    "phash",
+    "preview_jpeg",
+    "probe",
+    "sniff",
+    "thumbnail",
+    "variants",
+]

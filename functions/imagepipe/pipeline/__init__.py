@@ -1,0 +1,1 @@
+"""Wiring and message models of the processing functions (Ingest, Variants, Metadata)."""

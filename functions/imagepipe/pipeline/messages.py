@@ -1,0 +1,20 @@
+"""SQS job messages, parsed with Powertools' parser inside the batch processor: a message that
+does not parse is a failed item of the batch (retried, then dead-lettered), not a crash."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Field, Json
+
+from imagepipe.domain.model import IMAGE_ID_PATTERN, JobKind
+
+
+class JobBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: JobKind
+    image_id: str = Field(alias="imageId", pattern=IMAGE_ID_PATTERN.pattern)
+
+
+class JobRecord(SqsRecordModel):
+    body: Json[JobBody]

@@ -1,0 +1,305 @@
+"""The processing pipeline end to end on moto: Ingest, the workers, completion, failures,
+duplicates, crashes and deletes while jobs are in flight."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import pytest
+import requests
+from PIL import Image as PILImage
+
+from imagepipe.local.invoke import FunctionRunner, LocalHttpApi
+from imagepipe.local.sources import LocalEventSources
+from imagepipe.local.template import Template
+from tests.integration.helpers import bucket, items, object_keys
+from tests.integration.pipeline import encode, ingest, photo_like, process, queue_depth, upload
+
+
+@pytest.fixture
+def sources(runner: FunctionRunner) -> LocalEventSources:
+    return LocalEventSources(runner)
+
+
+def test_a_jpeg_goes_all_the_way_to_completed(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # Given a 2000x1500 JPEG
+    data = encode(photo_like(2000, 1500), quality=90)
+    # When it is uploaded and processed
+    image = process(api, sources, data)
+    # Then it is completed with its real dimensions, a thumbnail, 6 variants and metadata
+    assert image["status"] == "completed", image["error"]
+    assert (image["width"], image["height"]) == (2000, 1500)
+    assert image["processedAt"]
+    assert image["uploadedAt"]
+    assert (image["thumbnail"]["width"], image["thumbnail"]["height"]) == (150, 150)
+    assert image["original"]["key"].endswith(f"/original/{image['imageId']}.jpg")
+    widths = {(v["name"], v["format"]): v["width"] for v in image["variants"]}
+    assert widths == {
+        ("small", "webp"): 640,
+        ("small", "avif"): 640,
+        ("medium", "webp"): 1024,
+        ("medium", "avif"): 1024,
+        ("large", "webp"): 1920,
+        ("large", "avif"): 1920,
+    }
+    assert image["metadata"]["format"] == "jpeg"
+    assert len(image["metadata"]["phash"]) == 16
+    # And the objects are exactly: original, thumbnail, 6 variants (staging gone)
+    keys = object_keys(aws)
+    assert len(keys) == 8
+    assert not any(key.startswith("uploads/") for key in keys)
+    date = image["original"]["key"].split("/")[1:4]
+    assert all(key.startswith("images/" + "/".join(date) + "/") for key in keys)
+    # And every variant URL serves its bytes with its content type and a long cache
+    s3 = boto3.client("s3")
+    for variant in image["variants"]:
+        fetched = requests.get(variant["url"], timeout=10)
+        assert fetched.status_code == 200
+        decoded = PILImage.open(io.BytesIO(fetched.content))
+        assert str(decoded.format).lower() == variant["format"]
+        assert decoded.size == (variant["width"], variant["height"])
+        head = s3.head_object(Bucket=bucket(aws), Key=variant["key"])
+        assert head["ContentType"] == f"image/{variant['format']}"
+        assert "immutable" in head["CacheControl"]
+
+
+def test_a_declared_hash_that_differs_fails_with_checksum_mismatch(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    real = encode(photo_like(300, 200))
+    other = encode(photo_like(300, 200, seed=2))
+    entry = upload(api, real, declared=other)
+    ingest(sources, entry["imageId"])
+    image = api.request("GET", f"/images/{entry['imageId']}").json()
+    assert image["status"] == "failed"
+    assert image["error"]["code"] == "checksum_mismatch"
+    assert object_keys(aws) == []
+    assert queue_depth(sources, "VariantsQueue") == queue_depth(sources, "MetadataQueue") == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "code"),
+    [
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
+            "image/png",
+            "unsupported_format",
+        ),
+        (b"%PDF-1.7\n1 0 obj << >> endobj\n%%EOF", "image/jpeg", "unsupported_format"),
+        (b"just some text, not an image at all", "image/png", "unsupported_format"),
+        (bytes(range(256)) * 40, "image/webp", "unsupported_format"),
+    ],
+)
+def test_bad_files_end_failed_with_their_code_and_leave_nothing(
+    api: LocalHttpApi,
+    aws: Template,
+    sources: LocalEventSources,
+    data: bytes,
+    content_type: str,
+    code: str,
+) -> None:
+    entry = upload(api, data, content_type=content_type, name="x")
+    ingest(sources, entry["imageId"])
+    image = api.request("GET", f"/images/{entry['imageId']}").json()
+    assert (image["status"], image["error"]["code"]) == ("failed", code)
+    assert object_keys(aws) == []
+
+
+def test_a_truncated_jpeg_is_corrupt(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    data = encode(photo_like(640, 480))[:5000]
+    entry = upload(api, data)
+    ingest(sources, entry["imageId"])
+    image = api.request("GET", f"/images/{entry['imageId']}").json()
+    assert (image["status"], image["error"]["code"]) == ("failed", "corrupt_image")
+    assert object_keys(aws) == []
+
+
+def test_a_png_claiming_60000_by_60000_is_refused_before_decoding(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + chunk(b"IEND", b"")
+    )
+    entry = upload(api, data, content_type="image/png", name="bomb.png")
+    ingest(sources, entry["imageId"])
+    image = api.request("GET", f"/images/{entry['imageId']}").json()
+    assert (image["status"], image["error"]["code"]) == ("failed", "too_many_pixels")
+    assert object_keys(aws) == []
+
+
+def test_ten_copies_of_one_s3_event_make_one_record_and_one_message_per_queue(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # Given an uploaded image and the S3 event for it, delivered ten times
+    entry = upload(api, encode(photo_like(400, 300)))
+    event = sources.s3_event_for(f"uploads/{entry['imageId']}")
+    outcomes = [sources.deliver_s3(json.loads(json.dumps(event)))[0] for _ in range(10)]
+    # Then it was ingested once: one record, one job in each queue
+    assert outcomes[0]["results"][0]["outcome"] == "processing"
+    assert all(o == outcomes[0] for o in outcomes)  # the idempotent result, replayed
+    assert queue_depth(sources, "VariantsQueue") == 1
+    assert queue_depth(sources, "MetadataQueue") == 1
+    records = [i for i in items(aws, "ImagesTable") if i["pk"]["S"].startswith("image#")]
+    assert len(records) == 1
+    # And a later, different event for the same key (a second upload of the same bytes) is a no-op
+    sources.drain()
+    assert api.request("GET", f"/images/{entry['imageId']}").json()["status"] == "completed"
+
+
+def test_a_crash_between_recording_and_enqueueing_converges_on_retry(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # Given the metadata queue unreachable when Ingest sends its jobs
+    entry = upload(api, encode(photo_like(400, 300)))
+    sqs = boto3.client("sqs")
+    metadata_url = sources.queue_url("MetadataQueue")
+    attributes = sqs.get_queue_attributes(QueueUrl=metadata_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    sqs.delete_queue(QueueUrl=metadata_url)
+    event = sources.s3_event_for(f"uploads/{entry['imageId']}")
+    with pytest.raises(Exception, match=r"NonExistentQueue|QueueDoesNotExist"):
+        sources.deliver_s3(event)
+    # When the queue is back and Lambda retries the same event
+    sqs.create_queue(
+        QueueName=aws.physical_name("MetadataQueue"),
+        Attributes={
+            k: v for k, v in attributes.items() if k in ("VisibilityTimeout", "RedrivePolicy")
+        },
+    )
+    sources.deliver_s3(event)
+    sources.drain()
+    # Then the image completes once, with exactly its objects
+    image = api.request("GET", f"/images/{entry['imageId']}").json()
+    assert image["status"] == "completed"
+    assert len(object_keys(aws)) == 8
+    assert not any(key.startswith("uploads/") for key in object_keys(aws))
+
+
+def test_a_batch_with_one_poison_message_reports_only_that_one(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources, runner: FunctionRunner
+) -> None:
+    # Given nine ingested images and a poison message, in one SQS batch of ten
+    from imagepipe.local.events import sqs_event
+
+    ids = []
+    for n in range(9):
+        entry = upload(api, encode(photo_like(160, 120, seed=n + 10)), session=f"s-{n}")
+        ingest(sources, entry["imageId"])
+        ids.append(entry["imageId"])
+    messages = [
+        {
+            "MessageId": f"m-{n}",
+            "ReceiptHandle": f"r-{n}",
+            "Body": json.dumps({"kind": "metadata", "imageId": image_id}),
+        }
+        for n, image_id in enumerate(ids)
+    ]
+    messages.append({"MessageId": "poison", "ReceiptHandle": "r-p", "Body": "{not json"})
+    event = sqs_event(messages, queue_arn=aws.arn("MetadataQueue"))
+    # When the metadata worker gets it
+    response = runner.invoke("MetadataFunction", event)
+    # Then nine are done and only the poison one is reported
+    assert response == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
+    for image_id in ids:
+        detail = api.request("GET", f"/images/{image_id}").json()
+        assert detail["metadata"].get("phash"), image_id
+
+
+def test_delete_while_jobs_are_in_flight_leaves_nothing(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # Given an ingested image whose two jobs are still queued
+    entry = upload(api, encode(photo_like(800, 600)))
+    ingest(sources, entry["imageId"])
+    assert queue_depth(sources, "VariantsQueue") == 1
+    # When it is deleted, then the jobs run
+    assert api.request("DELETE", f"/images/{entry['imageId']}").status == 204
+    sources.drain()
+    # Then nothing of it is left anywhere
+    assert object_keys(aws) == []
+    assert items(aws, "ImagesTable") == []
+    assert items(aws, "SessionImagesTable") == []
+
+
+def test_an_upload_for_a_deleted_image_is_removed(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    entry = upload(api, encode(photo_like(200, 100)))
+    assert api.request("DELETE", f"/images/{entry['imageId']}").status == 204
+    # The browser's POST landed after the delete: the S3 event arrives for an unknown image
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket(aws), Key=f"uploads/{entry['imageId']}", Body=b"late bytes")
+    ingest(sources, entry["imageId"])
+    assert object_keys(aws) == []
+
+
+def test_a_real_12_mp_photo_completes_with_every_variant(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    from tests.photos import photo
+
+    data = photo("sunset-12mp.jpg").read_bytes()
+    image = process(api, sources, data, name="sunset.jpg")
+    assert image["status"] == "completed"
+    assert (image["width"], image["height"]) == (4272, 2848)
+    assert sorted(v["width"] for v in image["variants"]) == [640, 640, 1024, 1024, 1920, 1920]
+    assert sum(v["size"] for v in image["variants"]) < len(data)
+
+
+def test_near_duplicates_of_the_same_tenant_are_listed_as_similar(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # Given a real photo, a smaller re-encoded copy of it, an unrelated photo, and the same
+    # photo uploaded by another tenant
+    from tests.photos import photo
+
+    original = PILImage.open(photo("wood-5mp.jpg"))
+    data = encode(original, quality=92)
+    copy = encode(original.resize((1280, 960)), quality=70)
+    unrelated = encode(PILImage.open(photo("dragonfly-13mp.jpg")).resize((1600, 1200)), quality=85)
+    first = process(api, sources, data)
+    second = process(api, sources, copy)
+    process(api, sources, unrelated)
+    theirs = process(api, sources, data, claims={"sub": "someone-else"})
+    assert theirs["status"] == "completed"
+    assert theirs["imageId"] != first["imageId"]
+    # When the first is read
+    detail = api.request("GET", f"/images/{first['imageId']}").json()
+    # Then only its own tenant's near-duplicate is listed, with its distance
+    assert [s["imageId"] for s in detail["similar"]] == [second["imageId"]]
+    assert 0 <= detail["similar"][0]["distance"] <= 6
+    # And deleting the copy removes it from the index
+    assert api.request("DELETE", f"/images/{second['imageId']}").status == 204
+    assert api.request("GET", f"/images/{first['imageId']}").json()["similar"] == []
+    indexed = {
+        i["imageId"]["S"] for i in items(aws, "ImagesTable") if i["pk"]["S"].startswith("band#")
+    }
+    assert first["imageId"] in indexed
+    assert second["imageId"] not in indexed
+    # And the other tenant sees its own copy's neighbours only (none)
+    theirs_detail = api.request(
+        "GET", f"/images/{theirs['imageId']}", jwt_claims={"sub": "someone-else"}
+    ).json()
+    assert theirs_detail["similar"] == []

@@ -1,0 +1,87 @@
+"""The S3 and SQS files of events/ invoked through their functions (as `sam local invoke -e`
+would), against a seeded image."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from imagepipe.domain import keys
+from imagepipe.domain.model import Image, ImageStatus
+from imagepipe.local.invoke import FunctionRunner
+from imagepipe.local.template import Template
+from tests.conftest import load_event
+from tests.integration.helpers import bucket, images_repo
+from tests.integration.pipeline import encode, photo_like
+from tests.integration.test_events import SEEDED_IMAGE
+
+JPEG = encode(photo_like(640, 480), quality=85)
+
+
+def _seed_pending_upload(template: Template) -> None:
+    now = datetime.now(UTC)
+    images_repo(template).create(
+        Image(
+            image_id=SEEDED_IMAGE,
+            tenant="public",
+            sha256=hashlib.sha256(JPEG).hexdigest(),
+            filename="cat.jpg",
+            content_type="image/jpeg",
+            size=len(JPEG),
+            status=ImageStatus.PENDING_UPLOAD,
+            created_at=now,
+            updated_at=now,
+            key_date=keys.key_date(now),
+        )
+    )
+    boto3.client("s3").put_object(
+        Bucket=bucket(template), Key=keys.staging_key(SEEDED_IMAGE), Body=JPEG
+    )
+
+
+def test_ingest_object_created(runner: FunctionRunner, aws: Template) -> None:
+    _seed_pending_upload(aws)
+    response = runner.invoke("IngestFunction", load_event("ingest_object_created.json"))
+    assert response["results"][0]["outcome"] == "processing"
+    image = images_repo(aws).get(SEEDED_IMAGE)
+    assert image is not None
+    assert image.status is ImageStatus.PROCESSING
+
+
+def test_ingest_decodes_the_key_and_ignores_what_is_not_a_staging_upload(
+    runner: FunctionRunner, aws: Template
+) -> None:
+    response = runner.invoke("IngestFunction", load_event("ingest_encoded_key.json"))
+    assert response["results"] == [{"key": "uploads/not an image id", "outcome": "skipped"}]
+
+
+def test_ingest_skips_the_s3_test_event(runner: FunctionRunner, aws: Template) -> None:
+    assert runner.invoke("IngestFunction", load_event("ingest_s3_test_event.json")) == {
+        "results": []
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "function", "failures"),
+    [
+        ("variants_job.json", "VariantsFunction", []),
+        ("metadata_job.json", "MetadataFunction", []),
+        ("metadata_job_poison.json", "MetadataFunction", [1]),
+    ],
+)
+def test_worker_events(
+    runner: FunctionRunner, aws: Template, name: str, function: str, failures: list[int]
+) -> None:
+    _seed_pending_upload(aws)
+    runner.invoke("IngestFunction", load_event("ingest_object_created.json"))
+    event = load_event(name)
+    response = runner.invoke(function, event)
+    expected = [{"itemIdentifier": event["Records"][i]["messageId"]} for i in failures]
+    assert response == {"batchItemFailures": expected}
+    image = images_repo(aws).get(SEEDED_IMAGE)
+    assert image is not None
+    done = image.variants_done if function == "VariantsFunction" else image.metadata_done
+    assert done
