@@ -70,9 +70,10 @@ def test_a_jpeg_goes_all_the_way_to_completed(
 def test_a_declared_hash_that_differs_fails_with_checksum_mismatch(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources
 ) -> None:
+    # Given bytes of the declared size but not the declared content
     real = encode(photo_like(300, 200))
-    other = encode(photo_like(300, 200, seed=2))
-    entry = upload(api, real, declared=other)
+    declared = real[:-3] + bytes(b ^ 0xFF for b in real[-3:])
+    entry = upload(api, real, declared=declared)
     ingest(sources, entry["imageId"])
     image = api.request("GET", f"/images/{entry['imageId']}").json()
     assert image["status"] == "failed"
@@ -106,6 +107,18 @@ def test_bad_files_end_failed_with_their_code_and_leave_nothing(
     ingest(sources, entry["imageId"])
     image = api.request("GET", f"/images/{entry['imageId']}").json()
     assert (image["status"], image["error"]["code"]) == ("failed", code)
+    assert object_keys(aws) == []
+
+
+def test_an_upload_larger_than_declared_fails_before_it_is_read(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # moto does not enforce the policy's content-length-range; Ingest checks the size itself
+    data = encode(photo_like(300, 200))
+    entry = upload(api, data + b"\0" * 1000, declared=data)
+    ingest(sources, entry["imageId"])
+    image = api.request("GET", f"/images/{entry['imageId']}").json()
+    assert (image["status"], image["error"]["code"]) == ("failed", "size_mismatch")
     assert object_keys(aws) == []
 
 

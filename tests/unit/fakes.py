@@ -245,6 +245,11 @@ class InMemoryStorage:
             self.objects[key] = data
             self.content_types[key] = content_type
 
+    def size(self, key: str) -> int | None:
+        with self._lock:
+            data = self.objects.get(key)
+            return None if data is None else len(data)
+
     def read(self, key: str) -> bytes | None:
         with self._lock:
             return self.objects.get(key)

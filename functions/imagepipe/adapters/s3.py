@@ -53,6 +53,15 @@ class S3Storage:
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
         )
 
+    def size(self, key: str) -> int | None:
+        try:
+            head = self._client().head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        return int(head["ContentLength"])
+
     def read(self, key: str) -> bytes | None:
         try:
             response = self._client().get_object(Bucket=self._bucket, Key=key)

@@ -80,6 +80,10 @@ class ObjectStorage(Protocol):
         """Delete the keys and everything under the prefixes; returns how many objects went."""
         ...
 
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when it does not exist."""
+        ...
+
     def read(self, key: str) -> bytes | None:
         """The object's bytes, or None when it does not exist."""
         ...

@@ -82,9 +82,21 @@ def ingest(image_id: str, deps: ProcessingDeps) -> Outcome:
         # Already ingested: a duplicate event, or a second upload of the same bytes.
         deps.storage.delete([staging], [])
         return Outcome.SKIPPED
+    size = deps.storage.size(staging)
+    if size is None:
+        return Outcome.SKIPPED  # another delivery of this event got there first
+    if size != image.size:
+        # Real S3 enforces the policy's content-length-range; an emulator does not. Checked
+        # from the object's metadata, before a byte of an oversized body is read.
+        return _fail(
+            image,
+            "size_mismatch",
+            f"the upload has {size} bytes, {image.size} were declared",
+            deps,
+        )
     data = deps.storage.read(staging)
     if data is None:
-        return Outcome.SKIPPED  # another delivery of this event got there first
+        return Outcome.SKIPPED
     if hashlib.sha256(data).hexdigest() != image.sha256:
         return _fail(image, "checksum_mismatch", "the bytes do not match the declared sha256", deps)
     try:
@@ -107,7 +119,6 @@ def ingest(image_id: str, deps: ProcessingDeps) -> Outcome:
     processing = replace(
         image,
         status=ImageStatus.PROCESSING,
-        size=len(data),
         width=inspection.width,
         height=inspection.height,
         format=inspection.format,
