@@ -20,10 +20,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the package with its dev tools
 
-run: $(STAMP)  ## run the pipeline on the embedded local stack (arrives with the local-stack issue)
-	@echo "The local stack (moto server + HTTP API on 127.0.0.1:3000) is not built yet:"
-	@echo "it is issue #4. Until then: 'make test' runs everything against moto."
-	@exit 1
+run: $(STAMP)  ## run the pipeline on the embedded local stack (http://127.0.0.1:3000)
+	$(BIN)/imagepipe local $(ARGS)
 
 lint: $(STAMP)  ## ruff check, ruff format --check, mypy, cfn-lint
 	$(BIN)/ruff check .

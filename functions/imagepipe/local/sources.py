@@ -71,7 +71,9 @@ class LocalEventSources:
             "QueueUrl"
         ]
 
-    def poll(self, source: SqsSource, *, retry_failed_now: bool = False) -> PollResult:
+    def poll(
+        self, source: SqsSource, *, retry_failed_now: bool = False, wait_seconds: int = 0
+    ) -> PollResult:
         """One ReceiveMessage of up to BatchSize messages, one invocation, then the deletes
         (all but the reported failures, which reappear after the visibility timeout, or at
         once with `retry_failed_now`)."""
@@ -80,6 +82,7 @@ class LocalEventSources:
             QueueUrl=url,
             MaxNumberOfMessages=min(source.batch_size, 10),
             AttributeNames=["All"],
+            WaitTimeSeconds=wait_seconds,
         ).get("Messages", [])
         result = PollResult(received=len(messages))
         if not messages:

@@ -122,7 +122,13 @@ class Template:
 
     @cached_property
     def parameters(self) -> dict[str, Any]:
-        return {name: spec.get("Default") for name, spec in self.data.get("Parameters", {}).items()}
+        values: dict[str, Any] = {}
+        for name, spec in self.data.get("Parameters", {}).items():
+            default = spec.get("Default")
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(default, str):
+                default = [item.strip() for item in default.split(",")]
+            values[name] = default
+        return values
 
     # --- physical names -------------------------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""The local HTTP API: requests become API Gateway v2 events for the template's handlers; the
+demo page is served from the same origin."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from imagepipe.local.invoke import LocalHttpApi
+
+# Not under "imagepipe": that is the Powertools logger of the handlers.
+log = logging.getLogger("imagepipe-local")
+WEB_ROOT = Path(__file__).parent / "web"
+PAGES = {"/": "index.html", "/index.html": "index.html"}
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "content-type, authorization, x-session-id",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def make_server(api: LocalHttpApi, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "imagepipe-local"
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("%s " + format, self.address_string(), *args)
+
+        def do_OPTIONS(self) -> None:
+            self._send(204, {}, b"")
+
+        def do_GET(self) -> None:
+            path = urlsplit(self.path).path
+            if path in PAGES or path.startswith("/static/"):
+                self._static(PAGES.get(path) or path.removeprefix("/static/"))
+                return
+            self._api()
+
+        def do_POST(self) -> None:
+            self._api()
+
+        def do_DELETE(self) -> None:
+            self._api()
+
+        def _api(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length).decode("utf-8", "replace") if length else None
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            response = api.request(
+                self.command,
+                parts.path,
+                raw_body=body,
+                headers=headers,
+                query=dict(parse_qsl(parts.query)) or None,
+            )
+            self._send(response.status, response.headers, response.body.encode())
+
+        def _static(self, name: str) -> None:
+            target = (WEB_ROOT / name).resolve()
+            if WEB_ROOT.resolve() not in target.parents or not target.is_file():
+                self._send(404, {"content-type": "text/plain"}, b"not found")
+                return
+            kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            self._send(
+                200, {"content-type": kind, "cache-control": "no-store"}, target.read_bytes()
+            )
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for key, value in {**headers, **CORS_HEADERS}.items():
+                if key.lower() not in ("content-length", "connection", "date", "server"):
+                    self.send_header(key, value)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

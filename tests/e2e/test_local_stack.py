@@ -1,0 +1,96 @@
+"""End to end over HTTP only, against `imagepipe local`: presign, multipart POST to the
+emulated S3, poll until completed, fetch and decode every variant, delete, nothing left."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from PIL import Image
+
+from tests.e2e.conftest import RunningStack
+from tests.photos import photo
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for(stack: RunningStack, image_id: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        image: dict[str, Any] = requests.get(f"{stack.api}/images/{image_id}", timeout=10).json()
+        if image["status"] in ("completed", "failed") or time.monotonic() > deadline:
+            return image
+        time.sleep(0.5)
+
+
+def test_the_whole_flow_over_http(stack: RunningStack) -> None:
+    # Given a real photo
+    data = photo("wood-5mp.jpg").read_bytes()
+    spec = {
+        "filename": "wood.jpg",
+        "contentType": "image/jpeg",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    # When it is presigned and posted straight to the emulated S3
+    presigned = requests.post(
+        f"{stack.api}/uploads", json={"sessionId": "e2e-1", "files": [spec]}, timeout=10
+    )
+    assert presigned.status_code == 200, presigned.text
+    assert presigned.headers["access-control-allow-origin"] == "*"
+    entry = presigned.json()["uploads"][0]
+    target = entry["upload"]
+    assert target["url"].startswith(stack.aws)
+    posted = requests.post(
+        target["url"], data=target["fields"], files={"file": ("wood.jpg", data)}, timeout=30
+    )
+    assert posted.status_code in (200, 201, 204), posted.text
+    # Then the pipeline completes it
+    image = wait_for(stack, entry["imageId"])
+    assert image["status"] == "completed", image
+    assert (image["width"], image["height"]) == (2560, 1920)
+    assert image["metadata"]["exif"]["make"]
+    # And every variant URL serves a decodable image of the announced size and format
+    assert len(image["variants"]) == 6
+    for variant in image["variants"]:
+        fetched = requests.get(variant["url"], timeout=10)
+        assert fetched.status_code == 200
+        decoded = Image.open(io.BytesIO(fetched.content))
+        decoded.load()
+        assert str(decoded.format).lower() == variant["format"]
+        assert decoded.size == (variant["width"], variant["height"])
+    # And the same bytes in another session are a duplicate with no upload
+    again = requests.post(
+        f"{stack.api}/uploads", json={"sessionId": "e2e-2", "files": [spec]}, timeout=10
+    ).json()["uploads"][0]
+    assert (again["imageId"], again["isNew"], again["upload"]) == (entry["imageId"], False, None)
+    # When it is deleted
+    deleted = requests.delete(f"{stack.api}/images/{entry['imageId']}", timeout=10)
+    assert deleted.status_code == 204
+    # Then nothing is left: the API says 404 and the bucket holds nothing of it
+    assert requests.get(f"{stack.api}/images/{entry['imageId']}", timeout=10).status_code == 404
+    listing = requests.get(f"{stack.api}/sessions/e2e-2/images", timeout=10).json()
+    assert listing["images"] == []
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.aws,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    bucket = target["url"].rstrip("/").rsplit("/", 1)[-1]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert [k for k in keys if entry["imageId"] in k] == []
+
+
+def test_the_demo_page_is_served(stack: RunningStack) -> None:
+    page = requests.get(f"{stack.api}/", timeout=10)
+    assert page.status_code == 200
+    assert "imagepipe" in page.text
+    assert requests.get(f"{stack.api}/static/app.js", timeout=10).status_code == 200
+    assert requests.get(f"{stack.api}/static/../stack.py", timeout=10).status_code == 404
