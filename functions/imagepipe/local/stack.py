@@ -7,6 +7,7 @@ function plays the event source mapping. Development tooling, never deployed."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ import boto3
 
 from imagepipe.local.invoke import FunctionRunner
 from imagepipe.local.sources import LocalEventSources
-from imagepipe.local.template import Template
+from imagepipe.local.template import SqsSource, Template
 
 # Not under "imagepipe": that is the Powertools logger of the handlers.
 log = logging.getLogger("imagepipe-local")
@@ -179,7 +180,7 @@ class Pipeline:
         self._spawn("s3-notifications", self._notifications)
         for source in self.template.sqs_sources():
             for n in range(max(1, self.config.workers)):
-                self._spawn(f"{source.function}-{n}", lambda s=source: self._poll_forever(s))
+                self._spawn(f"{source.function}-{n}", functools.partial(self._poll_forever, source))
 
     def stop(self) -> None:
         self._stop.set()
@@ -191,7 +192,7 @@ class Pipeline:
         thread.start()
         self._threads.append(thread)
 
-    def _poll_forever(self, source: Any) -> None:
+    def _poll_forever(self, source: SqsSource) -> None:
         while not self._stop.is_set():
             try:
                 if self.sources.poll(source, wait_seconds=1).received == 0:
