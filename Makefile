@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB := functions/imagepipe/local/web
+WEB_STAMP := $(WEB)/node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test unit integration lint format openapi clean
@@ -18,9 +20,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the package with its dev tools
+# The demo pages' browser dependencies (Uppy), from the npm registry, never committed.
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+	@touch $(WEB_STAMP)
 
-run: $(STAMP)  ## run the pipeline on the embedded local stack (http://127.0.0.1:3000)
+install: $(STAMP) $(WEB_STAMP)  ## create .venv, install the package, its dev tools and Uppy
+
+run: $(STAMP) $(WEB_STAMP)  ## run the pipeline on the embedded local stack (http://127.0.0.1:3000)
 	$(BIN)/imagepipe local $(ARGS)
 
 lint: $(STAMP)  ## ruff check, ruff format --check, mypy, cfn-lint
@@ -29,7 +36,7 @@ lint: $(STAMP)  ## ruff check, ruff format --check, mypy, cfn-lint
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
-test: lint  ## lint, then every test
+test: lint $(WEB_STAMP)  ## lint, then every test (unit, integration, e2e with a real browser)
 	$(BIN)/pytest
 
 unit: $(STAMP)  ## only the unit tests (no network)
@@ -42,5 +49,5 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 openapi: $(STAMP)  ## write openapi.json from the API code
 	$(BIN)/imagepipe openapi -o openapi.json
 
-clean:  ## remove the virtual env and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .aws-sam
+clean:  ## remove the virtual env, node modules and caches (not the photo cache)
+	rm -rf $(VENV) $(WEB)/node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam

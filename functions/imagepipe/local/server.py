@@ -14,7 +14,14 @@ from imagepipe.local.invoke import LocalHttpApi
 # Not under "imagepipe": that is the Powertools logger of the handlers.
 log = logging.getLogger("imagepipe-local")
 WEB_ROOT = Path(__file__).parent / "web"
-PAGES = {"/": "index.html", "/index.html": "index.html"}
+# Uppy's prebuilt bundle, from the npm registry (`make` installs it; it is never committed).
+VENDOR = {"/vendor/uppy/": WEB_ROOT / "node_modules" / "uppy" / "dist"}
+PAGES = {
+    "/": "index.html",
+    "/index.html": "index.html",
+    "/uppy": "uppy.html",
+    "/uppy.html": "uppy.html",
+}
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
@@ -36,8 +43,12 @@ def make_server(api: LocalHttpApi, host: str, port: int) -> ThreadingHTTPServer:
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path in PAGES or path.startswith("/static/"):
-                self._static(PAGES.get(path) or path.removeprefix("/static/"))
+                self._static(WEB_ROOT, PAGES.get(path) or path.removeprefix("/static/"))
                 return
+            for prefix, root in VENDOR.items():
+                if path.startswith(prefix):
+                    self._static(root, path.removeprefix(prefix))
+                    return
             self._api()
 
         def do_POST(self) -> None:
@@ -60,9 +71,9 @@ def make_server(api: LocalHttpApi, host: str, port: int) -> ThreadingHTTPServer:
             )
             self._send(response.status, response.headers, response.body.encode())
 
-        def _static(self, name: str) -> None:
-            target = (WEB_ROOT / name).resolve()
-            if WEB_ROOT.resolve() not in target.parents or not target.is_file():
+        def _static(self, root: Path, name: str) -> None:
+            target = (root / name).resolve()
+            if root.resolve() not in target.parents or not target.is_file():
                 self._send(404, {"content-type": "text/plain"}, b"not found")
                 return
             kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

@@ -8,6 +8,8 @@ function plays the event source mapping. Development tooling, never deployed."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import json
 import logging
 import os
@@ -18,10 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 
 from imagepipe.local.invoke import FunctionRunner
+from imagepipe.local.post_policy import check_post
 from imagepipe.local.sources import LocalEventSources
 from imagepipe.local.template import SqsSource, Template
 
@@ -125,6 +129,106 @@ def _cors_rules(cors: dict[str, Any]) -> list[Any]:
     """CloudFormation's CorsRules spelled as the S3 API wants them."""
     renamed = {"MaxAge": "MaxAgeSeconds", "ExposedHeaders": "ExposeHeaders", "Id": "ID"}
     return [{renamed.get(k, k): v for k, v in rule.items()} for rule in cors["CorsRules"]]
+
+
+class EmulatedAws:
+    """moto's server on loopback, plus what real S3 does on a browser POST upload and moto
+    does not: the POST policy is enforced (signature, expiry, conditions, checksum, size range:
+    see post_policy.py), the response carries ETag and Location, and the bucket's CORS
+    ExposeHeaders are sent (without ETag a browser client cannot confirm its upload)."""
+
+    def __init__(
+        self, host: str, port: int, expose_headers: list[str], credentials: dict[str, str]
+    ) -> None:
+        self.host, self.port = host, port
+        self.expose = ", ".join(expose_headers)
+        self.credentials = credentials
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def _app(self) -> Callable[..., Any]:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        moto = DomainDispatcherApplication(create_backend_app)
+        expose = self.expose
+        credentials = self.credentials
+        endpoint = f"http://{self.host}:{self.port}"
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            origin = environ.get("HTTP_ORIGIN")
+            added: list[tuple[str, str]] = []
+            if origin and expose:
+                added.append(("Access-Control-Expose-Headers", expose))
+            if _is_form_upload(environ):
+                body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                bucket = environ.get("PATH_INFO", "/").strip("/").split("/")[0]
+                fields, content = _form(environ, body)
+                refusal = check_post(fields, content, bucket=bucket, secret_for=credentials.get)
+                if refusal is not None:
+                    log.warning("S3 POST to %s refused: %s", bucket, refusal.message)
+                    headers = [("Content-Type", "application/xml")]
+                    if origin:
+                        headers.append(("Access-Control-Allow-Origin", origin))
+                    start_response(f"{refusal.status} Refused", headers)
+                    return [refusal.xml()]
+                environ["wsgi.input"] = io.BytesIO(body)
+                added += [
+                    ("ETag", f'"{hashlib.md5(content).hexdigest()}"'),  # noqa: S324 - S3's ETag
+                    ("Location", f"{endpoint}/{bucket}/{quote(fields.get('key', ''))}"),
+                ]
+            if not added:
+                return moto(environ, start_response)
+
+            def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+                names = {name.lower() for name, _ in added}
+                kept = [(k, v) for k, v in headers if k.lower() not in names]
+                return start_response(status, [*kept, *added], *exc)
+
+            return moto(environ, start)
+
+        return app
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        self._server = make_server(
+            self.host, self.port, self._app(), threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _is_form_upload(environ: dict[str, Any]) -> bool:
+    path = environ.get("PATH_INFO", "/").strip("/")
+    return (
+        environ.get("REQUEST_METHOD") == "POST"
+        and bool(path)
+        and "/" not in path
+        and str(environ.get("CONTENT_TYPE", "")).startswith("multipart/form-data")
+    )
+
+
+def _form(environ: dict[str, Any], body: bytes) -> tuple[dict[str, str], bytes]:
+    from werkzeug.formparser import parse_form_data
+
+    _, form, files = parse_form_data({**environ, "wsgi.input": io.BytesIO(body)})
+    upload = files.get("file")
+    return {k: str(v) for k, v in form.items()}, upload.read() if upload is not None else b""
+
+
+def exposed_headers(template: Template) -> list[str]:
+    headers: list[str] = []
+    for bucket in template.of_type("AWS::S3::Bucket"):
+        cors = template.properties(bucket).get("CorsConfiguration", {})
+        for rule in cors.get("CorsRules", []):
+            headers += [h for h in rule.get("ExposedHeaders", []) if h not in headers]
+    return headers
 
 
 class LoggingRunner(FunctionRunner):
@@ -290,15 +394,16 @@ class LocalStack:
         self.pipeline: Pipeline | None = None
 
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
-
         from imagepipe.local.invoke import LocalHttpApi
         from imagepipe.local.server import make_server
 
         env = local_environment(self.config)
         os.environ.update(env)
-        self._moto = ThreadedMotoServer(
-            ip_address=self.config.host, port=self.config.aws_port, verbose=False
+        self._moto = EmulatedAws(
+            self.config.host,
+            self.config.aws_port,
+            exposed_headers(self.template),
+            {env["AWS_ACCESS_KEY_ID"]: env["AWS_SECRET_ACCESS_KEY"]},
         )
         self._moto.start()
         provision(self.template, self.config)

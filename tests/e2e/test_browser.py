@@ -1,0 +1,111 @@
+"""In a real browser (Debian's chromium driven by Playwright): the demo page and the Uppy page
+against `imagepipe local`. A missing browser fails the run in CI and skips loudly elsewhere."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("IMAGEPIPE_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _photo_file(directory: Path, name: str, seed: int) -> Path:
+    image = Image.effect_noise((900, 600), 40 + seed).convert("RGB")
+    gradient = Image.linear_gradient("L").resize((900, 600))
+    image = Image.merge("RGB", (image.getchannel(0), gradient, image.getchannel(2)))
+    path = directory / name
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:  # pragma: no cover - dev extra missing
+        pytest.fail(f"playwright is not installed: {error}")
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        message = f"no browser at {CHROMIUM}: install Debian's chromium (bash .ci/run does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        warnings.warn(message, stacklevel=1)
+        pytest.skip("SKIPPED BROWSER TESTS: " + message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_demo_page_uploads_dedups_and_renders_the_picture(
+    browser: Any, stack: RunningStack, tmp_path: Path
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{stack.api}/")
+    first = _photo_file(tmp_path, "first.jpg", 1)
+    # Given a first photo uploaded and processed through the page
+    page.set_input_files("#files", [str(first)])
+    page.wait_for_selector("#uploads .card .status.completed", timeout=90_000)
+    # When the same photo (another name) and a new one are picked together
+    copy = tmp_path / "copy-of-first.jpg"
+    copy.write_bytes(first.read_bytes())
+    second = _photo_file(tmp_path, "second.jpg", 2)
+    page.set_input_files("#files", [str(copy), str(second)])
+    # Then the copy is shown as a duplicate and the new one is uploaded and processed
+    duplicate = page.locator("#uploads .card", has_text="copy-of-first.jpg")
+    duplicate.locator(".badge.duplicate").wait_for(timeout=30_000)
+    fresh = page.locator("#uploads .card", has_text="second.jpg")
+    fresh.locator(".badge.new").wait_for(timeout=30_000)
+    fresh.locator(".status.completed").wait_for(timeout=90_000)
+    # And it is rendered as a <picture> with AVIF and WebP sources over the three widths
+    sources = fresh.locator("picture source")
+    assert sources.count() == 2
+    assert sources.nth(0).get_attribute("type") == "image/avif"
+    assert sources.nth(1).get_attribute("type") == "image/webp"
+    srcset = sources.nth(0).get_attribute("srcset") or ""
+    # (a 900 px wide photo: small is 640, medium and large are never enlarged past 900)
+    assert " 640w" in srcset
+    assert " 900w" in srcset
+    image = fresh.locator("picture img")
+    image.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0",
+        arg=image.element_handle(),
+        timeout=30_000,
+    )
+    page.close()
+
+
+def test_uppy_page_uploads_through_uppy(browser: Any, stack: RunningStack, tmp_path: Path) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{stack.api}/uppy")
+    page.wait_for_function("() => window.imagepipeUppy !== undefined", timeout=30_000)
+    photo = _photo_file(tmp_path, "uppy.jpg", 3)
+    page.set_input_files(".uppy-Dashboard-input >> nth=0", [str(photo)])
+    page.click(".uppy-StatusBar-actionBtn--upload")
+    page.wait_for_selector('#results li[data-status="completed"]', timeout=90_000)
+    assert errors == []
+    page.close()
