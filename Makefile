@@ -9,7 +9,7 @@ WEB := functions/imagepipe/local/web
 WEB_STAMP := $(WEB)/node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit integration lint format openapi clean
+.PHONY: help install run test unit lint format openapi bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ unit: $(STAMP)  ## only the unit tests (no network)
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench: $(STAMP)  ## imaging benchmark: our Variants job vs a naive Pillow job (tests/bench/RESULTS.md)
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 openapi: $(STAMP)  ## write openapi.json from the API code
 	$(BIN)/imagepipe openapi -o openapi.json

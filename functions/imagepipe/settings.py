@@ -48,7 +48,7 @@ class IngestSettings(_Settings):
 class VariantsSettings(_Settings):
     """VariantsFunction."""
 
-    avif_speed: int = Field(default=8, alias="AVIF_SPEED", ge=0, le=10)
+    avif_speed: int = Field(default=9, alias="AVIF_SPEED", ge=0, le=10)
     encode_workers: int = Field(default=1, alias="ENCODE_WORKERS", ge=1, le=16)
 
 

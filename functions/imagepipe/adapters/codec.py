@@ -21,7 +21,7 @@ class PillowCodec:
         *,
         max_pixels: int = 50_000_000,
         max_frames: int = 200,
-        avif_speed: int = 8,
+        avif_speed: int = imaging.DEFAULT_AVIF_SPEED,
         workers: int = 1,
     ) -> None:
         self._limits = imaging.Limits(max_pixels=max_pixels, max_frames=max_frames)

@@ -19,9 +19,17 @@ from imagepipe.imaging.decode import Limits, Probe, load, probe
 from imagepipe.imaging.errors import ErrorCode, ImagingError
 from imagepipe.imaging.formats import sniff
 from imagepipe.imaging.phash import hamming, phash
-from imagepipe.imaging.render import VARIANT_SPECS, Rendered, preview_jpeg, thumbnail, variants
+from imagepipe.imaging.render import (
+    DEFAULT_AVIF_SPEED,
+    VARIANT_SPECS,
+    Rendered,
+    preview_jpeg,
+    thumbnail,
+    variants,
+)
 
 __all__ = [
+    "DEFAULT_AVIF_SPEED",
     "VARIANT_SPECS",
     "ErrorCode",
     "ImagingError",

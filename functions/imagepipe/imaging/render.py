@@ -28,7 +28,7 @@ OUTPUT_FORMATS = ("webp", "avif")
 THUMBNAIL_SIZE = 150
 THUMBNAIL_QUALITY = 70
 PREVIEW_QUALITY = 85
-DEFAULT_AVIF_SPEED = 8
+DEFAULT_AVIF_SPEED = 9  # measured: tests/bench/RESULTS.md, README "Benchmark"
 # libwebp's default effort. Measured on the 12 MP test photos at 1920 px: method 5 takes 10 %
 # longer for 1-3 % fewer bytes, method 6 twice as long for 4-7 % fewer.
 WEBP_METHOD = 4
