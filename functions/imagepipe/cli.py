@@ -35,6 +35,35 @@ def _local(args: argparse.Namespace) -> int:
     return serve(config)
 
 
+def _upload(args: argparse.Namespace) -> int:
+    from imagepipe.local.client import table, upload
+
+    outcomes = upload([Path(p) for p in args.files], api=args.api.rstrip("/"), session=args.session)
+    print(table(outcomes))
+    return 0 if all(o.status == "completed" for o in outcomes) else 1
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    import json
+
+    from imagepipe.local.invoke import FunctionRunner
+    from imagepipe.local.stack import StackConfig, local_environment
+    from imagepipe.local.template import Template
+
+    template = Template.load()
+    if args.logical_id not in template.functions:
+        print(f"unknown function {args.logical_id}; one of: {', '.join(template.functions)}")
+        return 2
+    config = StackConfig()
+    env = local_environment(config)
+    env["AWS_ENDPOINT_URL"] = args.endpoint
+    os.environ.update(env)
+    event = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    result = FunctionRunner(template, extra_env=env).invoke(args.logical_id, event)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
         "within seconds locally (the template sizes them for Lambda)",
     )
     local.set_defaults(func=_local)
+
+    send = commands.add_parser(
+        "upload", help="hash, presign, upload and wait for files, as the browser does"
+    )
+    send.add_argument("files", nargs="+", help="image files (at most 10)")
+    send.add_argument("--session", default=f"cli-{os.getpid()}", help="session id")
+    send.add_argument("--api", default="http://127.0.0.1:3000", help="the HTTP API's base URL")
+    send.set_defaults(func=_upload)
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="run one function's handler on an event against the local stack "
+        "(as `sam local invoke` does where Docker exists)",
+    )
+    invoke.add_argument("logical_id", help="the function's logical ID in template.yaml")
+    invoke.add_argument("-e", "--event", required=True, help="event JSON file, e.g. events/…")
+    invoke.add_argument(
+        "--endpoint", default="http://127.0.0.1:4566", help="the local stack's AWS endpoint"
+    )
+    invoke.set_defaults(func=_invoke)
     return parser
 
 

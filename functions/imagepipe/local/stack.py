@@ -330,8 +330,16 @@ class Pipeline:
         destination (IngestDeadLetterQueue) gets the invocation record."""
         from urllib.parse import unquote_plus
 
-        key = unquote_plus(event["Records"][0]["s3"]["object"]["key"])
-        for function in self.sources.s3_functions_for(key):
+        records = event.get("Records") or [{}]
+        key = records[0].get("s3", {}).get("object", {}).get("key")
+        # A notification without a key still reaches the subscribed functions (and fails there,
+        # as it would on AWS): nothing is dropped silently.
+        functions = (
+            self.sources.s3_functions_for(unquote_plus(key))
+            if key
+            else sorted({source.function for source in self.template.s3_sources()})
+        )
+        for function in functions:
             attempts = 1 + len(self.config.async_retry_delays)
             error: Exception | None = None
             for attempt in range(attempts):

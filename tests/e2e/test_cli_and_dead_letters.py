@@ -1,0 +1,132 @@
+"""The CLI against `imagepipe local`, every events/ file through `imagepipe invoke`, and the
+dead-letter paths: a poison job after maxReceiveCount, an Ingest failure after its retries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from imagepipe.local.template import Template
+from tests.e2e.conftest import ROOT, RunningStack
+from tests.integration.test_events import EXPECTED, PIPELINE_EVENTS
+from tests.photos import photo
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "imagepipe.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def sqs(stack: RunningStack) -> Any:
+    return boto3.client(
+        "sqs",
+        endpoint_url=stack.aws,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def queue_url(stack: RunningStack, logical_id: str) -> str:
+    name = Template.load().physical_name(logical_id)
+    url: str = sqs(stack).get_queue_url(QueueName=name)["QueueUrl"]
+    return url
+
+
+def wait_for_message(stack: RunningStack, logical_id: str, timeout: float = 60) -> dict[str, Any]:
+    url = queue_url(stack, logical_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = sqs(stack).receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+        if messages:
+            return dict(messages[0])
+    raise AssertionError(f"nothing arrived in {logical_id} within {timeout} s")
+
+
+def test_imagepipe_upload_hashes_uploads_and_waits(stack: RunningStack, tmp_path: Path) -> None:
+    first = cli("upload", str(photo("wood-5mp.jpg")), "--api", stack.api, "--session", "cli-1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "completed" in first.stdout
+    assert "new" in first.stdout
+    again = cli("upload", str(photo("wood-5mp.jpg")), "--api", stack.api, "--session", "cli-2")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "duplicate" in again.stdout
+
+
+def _function_of(template: Template, name: str, event: dict[str, Any]) -> str:
+    if name in PIPELINE_EVENTS:
+        return PIPELINE_EVENTS[name]
+    return next(r.function for r in template.http_routes() if r.route_key == event["routeKey"])
+
+
+@pytest.mark.parametrize("name", sorted([*EXPECTED, *PIPELINE_EVENTS]))
+def test_every_event_file_runs_through_imagepipe_invoke(stack: RunningStack, name: str) -> None:
+    template = Template.load()
+    path = ROOT / "events" / name
+    function = _function_of(template, name, json.loads(path.read_text()))
+    run = cli("invoke", function, "-e", str(path), "--endpoint", stack.aws)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    if name in EXPECTED:
+        status, code = EXPECTED[name]
+        if code is not None:  # validation outcomes do not depend on what the stack holds
+            assert result["statusCode"] == status
+            assert json.loads(result["body"])["error"]["code"] == code
+        else:
+            assert result["statusCode"] in (200, 204, 404)
+    elif function == "IngestFunction":
+        assert "results" in result
+    else:
+        # (the image these jobs name does not exist in the stack: a no-op, not a failure)
+        assert len(result["batchItemFailures"]) == (1 if "poison" in name else 0)
+
+
+def test_a_poison_job_ends_in_the_dead_letter_queue(stack: RunningStack) -> None:
+    # Given a message no worker can parse
+    sqs(stack).send_message(QueueUrl=queue_url(stack, "VariantsQueue"), MessageBody="{not json")
+    # When the poller has received it maxReceiveCount (3) times, each time reported failed
+    message = wait_for_message(stack, "VariantsDeadLetterQueue", timeout=60)
+    # Then it is parked in the dead-letter queue, as the redrive policy says
+    assert message["Body"] == "{not json"
+
+
+def test_an_ingest_failure_ends_in_the_ingest_dead_letter_queue(stack: RunningStack) -> None:
+    # Given a malformed S3 notification that Ingest cannot process (its object has no key)
+    from imagepipe.local.stack import NOTIFICATION_QUEUE
+
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Post",
+                "s3": {
+                    "bucket": {"name": Template.load().physical_name("ImagesBucket")},
+                    "object": {"size": 1, "sequencer": "0A1B2C3D4E5F"},
+                },
+            }
+        ]
+    }
+    notifications = sqs(stack).get_queue_url(QueueName=NOTIFICATION_QUEUE)["QueueUrl"]
+    sqs(stack).send_message(QueueUrl=notifications, MessageBody=json.dumps(event))
+    # When Lambda's asynchronous invocation has tried it 3 times (1 + 2 retries)
+    message = wait_for_message(stack, "IngestDeadLetterQueue", timeout=60)
+    # Then the on-failure destination holds the invocation record
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == event
