@@ -31,6 +31,7 @@ def _local(args: argparse.Namespace) -> int:
         aws_port=args.aws_port,
         workers=args.workers,
         max_visibility_timeout=args.max_visibility_timeout,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
     )
     return serve(config)
 
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=30,
         help="cap on the queues' visibility timeouts, in seconds, so that failed jobs are retried "
         "within seconds locally (the template sizes them for Lambda)",
+    )
+    local.add_argument(
+        "--data-dir",
+        default=None,
+        help="keep tables and buckets in this directory between runs (default: memory only)",
     )
     local.set_defaults(func=_local)
 

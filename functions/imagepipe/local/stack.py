@@ -19,12 +19,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import boto3
 
 from imagepipe.local.invoke import FunctionRunner
+from imagepipe.local.persistence import restore, snapshot
 from imagepipe.local.post_policy import check_post
 from imagepipe.local.sources import LocalEventSources
 from imagepipe.local.template import SqsSource, Template
@@ -49,6 +51,8 @@ class StackConfig:
     max_visibility_timeout: int | None = None
     async_retry_delays: tuple[float, ...] = ASYNC_RETRY_DELAYS
     region: str = "us-east-1"
+    # Where tables and buckets are kept between runs; None: in memory only.
+    data_dir: Path | None = None
 
     @property
     def aws_endpoint(self) -> str:
@@ -415,6 +419,9 @@ class LocalStack:
         )
         self._moto.start()
         provision(self.template, self.config)
+        if self.config.data_dir is not None:
+            restored = restore(self.template, self.config.data_dir, *self._clients())
+            log.info("restored %d items and objects from %s", restored, self.config.data_dir)
         runner = LoggingRunner(self.template, extra_env=env)
         runner.apply_environment()
         self.pipeline = Pipeline(runner, self.config)
@@ -425,12 +432,22 @@ class LocalStack:
         log.info("HTTP API and demo page on %s", self.config.api_url)
         return self
 
+    def _clients(self) -> tuple[Any, Any]:
+        endpoint, region = self.config.aws_endpoint, self.config.region
+        return (
+            boto3.client("s3", region_name=region, endpoint_url=endpoint),
+            boto3.client("dynamodb", region_name=region, endpoint_url=endpoint),
+        )
+
     def stop(self) -> None:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
         if self.pipeline is not None:
             self.pipeline.stop()
+        if self.config.data_dir is not None and self._moto is not None:
+            snapshot(self.template, self.config.data_dir, *self._clients())
+            log.info("saved tables and buckets to %s", self.config.data_dir)
         if self._moto is not None:
             self._moto.stop()
 
