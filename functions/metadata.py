@@ -13,8 +13,8 @@ from imagepipe.pipeline.deps import metadata_deps
 from imagepipe.pipeline.worker import make_worker
 
 
-def _run(image_id: str) -> Outcome:
-    return run_metadata_job(image_id, metadata_deps())
+def _run(image_id: str, key_date: str | None) -> Outcome:
+    return run_metadata_job(image_id, key_date=key_date, deps=metadata_deps())
 
 
 _worker = make_worker(JobKind.METADATA, _run)

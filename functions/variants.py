@@ -13,8 +13,8 @@ from imagepipe.pipeline.deps import variants_deps
 from imagepipe.pipeline.worker import make_worker
 
 
-def _run(image_id: str) -> Outcome:
-    return run_variants_job(image_id, variants_deps())
+def _run(image_id: str, key_date: str | None) -> Outcome:
+    return run_variants_job(image_id, key_date=key_date, deps=variants_deps())
 
 
 _worker = make_worker(JobKind.VARIANTS, _run)

@@ -29,8 +29,12 @@ def wait_for(stack: RunningStack, image_id: str, timeout: float = 90) -> dict[st
 
 
 def test_the_whole_flow_over_http(stack: RunningStack) -> None:
-    # Given a real photo
-    data = photo("wood-5mp.jpg").read_bytes()
+    # Given a real photo with its camera EXIF, re-encoded so that no other test of this
+    # session's stack uploaded the same bytes
+    with Image.open(photo("wood-5mp.jpg")) as original:
+        buffer = io.BytesIO()
+        original.save(buffer, "JPEG", quality=93, exif=original.info["exif"])
+    data = buffer.getvalue()
     spec = {
         "filename": "wood.jpg",
         "contentType": "image/jpeg",
@@ -94,3 +98,51 @@ def test_the_demo_page_is_served(stack: RunningStack) -> None:
     assert "imagepipe" in page.text
     assert requests.get(f"{stack.api}/static/app.js", timeout=10).status_code == 200
     assert requests.get(f"{stack.api}/static/../stack.py", timeout=10).status_code == 404
+
+
+def _signed_form(stack: RunningStack, data: bytes) -> dict[str, Any]:
+    spec = {
+        "filename": "a.jpg",
+        "contentType": "image/jpeg",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    body = {"sessionId": "e2e-policy", "files": [spec]}
+    entry: dict[str, Any] = requests.post(f"{stack.api}/uploads", json=body, timeout=10).json()
+    target: dict[str, Any] = entry["uploads"][0]["upload"]
+    return target
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["other bytes", "content type", "key twice", "two files", "mixed-case multipart"],
+)
+def test_the_local_s3_refuses_what_real_s3_would(stack: RunningStack, tamper: str) -> None:
+    data = b"\xff\xd8\xff\xe0" + tamper.encode() * 50
+    target = _signed_form(stack, data)
+    fields: list[tuple[str, Any]] = list(target["fields"].items())
+    files: list[tuple[str, Any]] = [("file", ("a.jpg", data))]
+    headers: dict[str, str] = {}
+    if tamper == "other bytes":
+        files = [("file", ("a.jpg", data[:-1] + b"!"))]
+    elif tamper == "content type":
+        fields = [(k, "text/html" if k == "Content-Type" else v) for k, v in fields]
+    elif tamper == "key twice":
+        fields = [
+            ("key", "images/victim.jpg"),
+            *[(k.upper() if k == "key" else k, v) for k, v in fields],
+        ]
+    elif tamper == "two files":
+        files.append(("zfile", ("b.jpg", data * 10)))
+    request = requests.Request("POST", target["url"], data=fields, files=files).prepare()
+    if tamper == "mixed-case multipart":
+        fields = [(k, "text/html" if k == "Content-Type" else v) for k, v in fields]
+        request = requests.Request("POST", target["url"], data=fields, files=files).prepare()
+        assert request.headers["Content-Type"].startswith("multipart/form-data")
+        request.headers["Content-Type"] = (
+            "Multipart/Form-Data" + request.headers["Content-Type"][19:]
+        )
+    request.headers.update(headers)
+    response = requests.Session().send(request, timeout=10)
+    assert response.status_code in (400, 403), response.text
+    assert b"<Error>" in response.content

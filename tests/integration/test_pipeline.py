@@ -316,3 +316,46 @@ def test_near_duplicates_of_the_same_tenant_are_listed_as_similar(
         "GET", f"/images/{theirs['imageId']}", jwt_claims={"sub": "someone-else"}
     ).json()
     assert theirs_detail["similar"] == []
+
+
+def test_a_job_retried_after_the_image_was_deleted_removes_what_it_wrote(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources, runner: FunctionRunner
+) -> None:
+    # Given a variants job that wrote outputs, then died; the image was deleted meanwhile
+    from imagepipe.domain import keys
+    from imagepipe.local.events import sqs_event
+
+    entry = upload(api, encode(photo_like(300, 200)))
+    ingest(sources, entry["imageId"])
+    record = api.request("GET", f"/images/{entry['imageId']}").json()
+    date = "/".join(record["original"]["key"].split("/")[1:4])
+    assert api.request("DELETE", f"/images/{entry['imageId']}").status == 204
+    stray = keys.variant_key(date, entry["imageId"], "large", "avif")
+    boto3.client("s3").put_object(Bucket=bucket(aws), Key=stray, Body=b"written before dying")
+    # When the job is retried (its message names the image and its key date)
+    body = json.dumps({"kind": "variants", "imageId": entry["imageId"], "keyDate": date})
+    message = {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}
+    response = runner.invoke(
+        "VariantsFunction", sqs_event([message], queue_arn=aws.arn("VariantsQueue"))
+    )
+    # Then it succeeds as a no-op and nothing of the image is left
+    assert response == {"batchItemFailures": []}
+    assert object_keys(aws) == []
+
+
+def test_an_original_that_only_a_worker_cannot_decode_ends_failed(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # Given an ingested image whose original was damaged before the workers ran
+    entry = upload(api, encode(photo_like(400, 300)))
+    ingest(sources, entry["imageId"])
+    original = api.request("GET", f"/images/{entry['imageId']}").json()["original"]["key"]
+    s3 = boto3.client("s3")
+    damaged = s3.get_object(Bucket=bucket(aws), Key=original)["Body"].read()[:2000]
+    s3.put_object(Bucket=bucket(aws), Key=original, Body=damaged)
+    # When the jobs run
+    sources.drain()
+    # Then the image is failed with the decoder's code, not stuck in processing
+    image = api.request("GET", f"/images/{entry['imageId']}").json()
+    assert image["status"] == "failed"
+    assert image["error"]["code"] == "corrupt_image"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -364,3 +365,28 @@ def test_unlink_cannot_reach_another_tenants_session() -> None:
 def test_unlink_validates_its_ids(session_id: str, image_id: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         unlink_image(TENANT, session_id, image_id, FakeWorld().images_deps)
+
+
+def test_a_delete_that_failed_part_way_can_be_retried_to_the_end() -> None:
+    # Given a completed image, and storage that fails the first delete call
+    world = FakeWorld()
+    image = complete(world, upload(world, "s-1", 0))
+    original_delete = world.storage.delete
+    calls = {"n": 0}
+
+    def flaky(keys: Any, prefixes: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("S3 is having a bad minute")
+        return original_delete(keys, prefixes)
+
+    world.storage.delete = flaky  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        delete_image(TENANT, image.image_id, world.images_deps)
+    # When the DELETE is retried
+    delete_image(TENANT, image.image_id, world.images_deps)
+    # Then everything is gone and the image is a 404
+    assert world.storage.objects == {}
+    assert world.images.all() == []
+    with pytest.raises(NotFound):
+        get_image(TENANT, image.image_id, world.images)

@@ -17,6 +17,7 @@ class SqsJobQueue:
         self._urls = dict(urls)
         self._client = client
 
-    def send(self, kind: JobKind, image_id: str) -> None:
-        body = json.dumps({"kind": kind.value, "imageId": image_id}, separators=(",", ":"))
+    def send(self, kind: JobKind, image_id: str, key_date: str) -> None:
+        message = {"kind": kind.value, "imageId": image_id, "keyDate": key_date}
+        body = json.dumps(message, separators=(",", ":"))
         self._client().send_message(QueueUrl=self._urls[kind], MessageBody=body)

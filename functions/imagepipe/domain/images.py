@@ -91,8 +91,12 @@ def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
     then objects, links and the record last: a crash part-way leaves the record in place so
     that the DELETE can simply be retried. Links are swept again once the record is gone, for
     any written by a request that found the image just before."""
-    image = _mark_deleting(get_image(tenant, image_id, deps.images), deps.images)
+    image = deps.images.get(validate_image_id(image_id))
+    if image is None or image.tenant != tenant:
+        raise NotFound(f"image {image_id!r} not found", field="imageId")
+    # A record already `deleting` is an earlier DELETE that failed part-way: finish it.
     deps.images.release_hash(image)
+    image = _mark_deleting(image, deps.images)
     exact, prefixes = object_keys(image)
     deps.storage.delete(exact, prefixes)
     _unlink_everywhere(image.image_id, deps)

@@ -96,7 +96,9 @@ class ObjectStorage(Protocol):
 
 
 class JobQueue(Protocol):
-    def send(self, kind: JobKind, image_id: str) -> None: ...
+    def send(self, kind: JobKind, image_id: str, key_date: str) -> None:
+        """`key_date` lets a job for a deleted image still find (and remove) its outputs."""
+        ...
 
 
 class ImageCodec(Protocol):

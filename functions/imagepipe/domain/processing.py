@@ -113,7 +113,8 @@ def ingest(image_id: str, deps: ProcessingDeps) -> Outcome:
         staging, original_key, content_type=inspection.content_type, cache_control=IMMUTABLE
     )
     if not copied:
-        deps.storage.delete([thumb_key], [])
+        # Another delivery moved the upload first and may already have recorded this very
+        # thumbnail key: leave it (the delete sweep covers the key if nothing records it).
         return Outcome.SKIPPED
     now = deps.clock()
     processing = replace(
@@ -142,8 +143,8 @@ def ingest(image_id: str, deps: ProcessingDeps) -> Outcome:
 
 
 def _send_jobs(image: Image, deps: ProcessingDeps) -> None:
-    deps.jobs.send(JobKind.VARIANTS, image.image_id)
-    deps.jobs.send(JobKind.METADATA, image.image_id)
+    deps.jobs.send(JobKind.VARIANTS, image.image_id, image.key_date)
+    deps.jobs.send(JobKind.METADATA, image.image_id, image.key_date)
 
     def mark(current: Image) -> Image | None:
         if current.jobs_sent_at is not None:
@@ -196,16 +197,24 @@ def _update(
     raise ConcurrentModification(f"image {image_id} kept changing")
 
 
-def run_variants_job(image_id: str, deps: ProcessingDeps) -> Outcome:
+def run_variants_job(
+    image_id: str, *, deps: ProcessingDeps, key_date: str | None = None
+) -> Outcome:
     image = deps.images.get(image_id)
     if image is None or not image.visible:
+        # Deleted: an earlier attempt of this job may have written outputs before it died.
+        if key_date is not None:
+            deps.storage.delete([], [keys.variants_prefix(key_date, image_id)])
         return Outcome.ORPHAN
     if image.variants_done or image.status is not ImageStatus.PROCESSING:
         return Outcome.SKIPPED
     data = deps.storage.read(image.original_key or "")
     if data is None:
         return Outcome.ORPHAN if deps.images.get(image_id) is None else Outcome.SKIPPED
-    rendered = deps.codec.variants(data)
+    try:
+        rendered = deps.codec.variants(data)
+    except InvalidImage as error:
+        return _fail_processing(image_id, error, deps)
     written = []
     for output in rendered:
         key = keys.variant_key(image.key_date, image_id, output.name, output.format)
@@ -222,16 +231,23 @@ def run_variants_job(image_id: str, deps: ProcessingDeps) -> Outcome:
     return _finish(image_id, record, [v.key for v in written], deps)
 
 
-def run_metadata_job(image_id: str, deps: ProcessingDeps) -> Outcome:
+def run_metadata_job(
+    image_id: str, *, deps: ProcessingDeps, key_date: str | None = None
+) -> Outcome:
     image = deps.images.get(image_id)
     if image is None or not image.visible:
+        # Deleted: an earlier attempt may have indexed the hash before it died.
+        deps.images.unindex_phash(image_id)
         return Outcome.ORPHAN
     if image.metadata_done or image.status is not ImageStatus.PROCESSING:
         return Outcome.SKIPPED
     data = deps.storage.read(image.original_key or "")
     if data is None:
         return Outcome.ORPHAN if deps.images.get(image_id) is None else Outcome.SKIPPED
-    metadata = deps.codec.analyze(data)
+    try:
+        metadata = deps.codec.analyze(data)
+    except InvalidImage as error:
+        return _fail_processing(image_id, error, deps)
     if deps.labeler is not None:
         metadata["labels"] = deps.labeler.labels(lambda: deps.codec.preview(data))
     phash = metadata.get("phash")
@@ -256,6 +272,25 @@ def run_metadata_job(image_id: str, deps: ProcessingDeps) -> Outcome:
     if outcome is Outcome.ORPHAN:
         deps.images.unindex_phash(image_id)
     return outcome
+
+
+def _fail_processing(image_id: str, error: InvalidImage, deps: ProcessingDeps) -> Outcome:
+    """Bytes that passed Ingest but not a worker (e.g. a decoder limit only the full decode
+    meets): the image ends `failed` instead of staying `processing` after the retries."""
+
+    def failed(current: Image) -> Image | None:
+        if current.status is not ImageStatus.PROCESSING:
+            return None
+        return replace(
+            current,
+            status=ImageStatus.FAILED,
+            error_code=error.code,
+            error_message=error.message,
+            updated_at=deps.clock(),
+        )
+
+    _update(image_id, deps.images, failed)
+    return Outcome.FAILED
 
 
 def _complete_if_ready(image: Image, deps: ProcessingDeps) -> Image:

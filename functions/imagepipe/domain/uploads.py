@@ -87,6 +87,10 @@ def _request_one(
 def _image_for(tenant: str, file: FileRequest, deps: UploadDeps) -> tuple[Image, bool]:
     for _ in range(MAX_ATTEMPTS):
         image = deps.images.find_by_hash(tenant, file.sha256)
+        if image is not None and not image.visible:
+            # Being deleted (its claim is released first, so this window is short): the bytes
+            # will get a new image once the claim is gone.
+            continue
         if image is None:
             try:
                 image, is_new = deps.images.create(_new_image(tenant, file, deps))

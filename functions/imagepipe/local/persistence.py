@@ -5,7 +5,9 @@ Queues are not kept: jobs in flight at shutdown are lost (an image can stay `pro
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +47,15 @@ def snapshot(template: Template, directory: Path, s3: Any, dynamodb: Any) -> Non
         (tables / f"{table}.json").write_text(json.dumps(_encode(items)), encoding="utf-8")
     for bucket in template.of_type("AWS::S3::Bucket"):
         root = directory / "buckets" / bucket
+        # Objects are files named by the hash of their key (a key is not a safe path), and the
+        # previous snapshot's go first so deleted images do not linger on disk.
+        shutil.rmtree(root / "objects", ignore_errors=True)
         manifest: dict[str, dict[str, str]] = {}
         name = template.physical_name(bucket)
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
             for entry in page.get("Contents", []):
                 obj = s3.get_object(Bucket=name, Key=entry["Key"])
-                target = root / "objects" / entry["Key"]
+                target = root / "objects" / _file_name(entry["Key"])
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(obj["Body"].read())
                 manifest[entry["Key"]] = {
@@ -59,6 +64,10 @@ def snapshot(template: Template, directory: Path, s3: Any, dynamodb: Any) -> Non
                 }
         root.mkdir(parents=True, exist_ok=True)
         (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def _file_name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def restore(template: Template, directory: Path, s3: Any, dynamodb: Any) -> int:
@@ -80,7 +89,7 @@ def restore(template: Template, directory: Path, s3: Any, dynamodb: Any) -> int:
         name = template.physical_name(bucket)
         for key, meta in json.loads(manifest_path.read_text(encoding="utf-8")).items():
             extra = {k: v for k, v in meta.items() if v}
-            body = (root / "objects" / key).read_bytes()
+            body = (root / "objects" / _file_name(key)).read_bytes()
             s3.put_object(Bucket=name, Key=key, Body=body, **extra)
             restored += 1
     return restored

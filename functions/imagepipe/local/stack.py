@@ -27,7 +27,7 @@ import boto3
 
 from imagepipe.local.invoke import FunctionRunner
 from imagepipe.local.persistence import restore, snapshot
-from imagepipe.local.post_policy import check_post
+from imagepipe.local.post_policy import Refusal, check_post
 from imagepipe.local.sources import LocalEventSources
 from imagepipe.local.template import SqsSource, Template
 
@@ -166,8 +166,12 @@ class EmulatedAws:
             if _is_form_upload(environ):
                 body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 bucket = environ.get("PATH_INFO", "/").strip("/").split("/")[0]
-                fields, content = _form(environ, body)
-                refusal = check_post(fields, content, bucket=bucket, secret_for=credentials.get)
+                parsed = _form(environ, body)
+                if isinstance(parsed, str):
+                    refusal: Refusal | None = Refusal(400, "InvalidArgument", parsed)
+                else:
+                    fields, content = parsed
+                    refusal = check_post(fields, content, bucket=bucket, secret_for=credentials.get)
                 if refusal is not None:
                     log.warning("S3 POST to %s refused: %s", bucket, refusal.message)
                     headers = [("Content-Type", "application/xml")]
@@ -214,16 +218,24 @@ def _is_form_upload(environ: dict[str, Any]) -> bool:
         environ.get("REQUEST_METHOD") == "POST"
         and bool(path)
         and "/" not in path
-        and str(environ.get("CONTENT_TYPE", "")).startswith("multipart/form-data")
+        and str(environ.get("CONTENT_TYPE", "")).lower().startswith("multipart/form-data")
     )
 
 
-def _form(environ: dict[str, Any], body: bytes) -> tuple[dict[str, str], bytes]:
+def _form(environ: dict[str, Any], body: bytes) -> tuple[dict[str, str], bytes] | str:
+    """The form's fields and file, or why S3 would refuse its shape outright. A field given
+    twice (in any case) or a second file part is refused: what is checked must be what is
+    stored."""
     from werkzeug.formparser import parse_form_data
 
     _, form, files = parse_form_data({**environ, "wsgi.input": io.BytesIO(body)})
-    upload = files.get("file")
-    return {k: str(v) for k, v in form.items()}, upload.read() if upload is not None else b""
+    names = [name.lower() for name, _ in form.items(multi=True)]
+    if len(names) != len(set(names)):
+        return "a form field is given more than once"
+    if len(list(files.items(multi=True))) != 1 or "file" not in files:
+        return "the form must carry exactly one file, in the field 'file'"
+    upload = files["file"]
+    return {k: str(v) for k, v in form.items()}, upload.read()
 
 
 def exposed_headers(template: Template) -> list[str]:

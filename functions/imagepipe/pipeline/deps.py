@@ -19,7 +19,7 @@ from imagepipe.settings import IngestSettings, MetadataSettings, VariantsSetting
 class _Unused:
     """Workers send no jobs; a send would be a bug, so it fails loudly."""
 
-    def send(self, kind: JobKind, image_id: str) -> None:
+    def send(self, kind: JobKind, image_id: str, key_date: str) -> None:
         raise RuntimeError(f"this function sends no jobs (tried {kind} for {image_id})")
 
 

@@ -14,6 +14,7 @@ class JobBody(BaseModel):
 
     kind: JobKind
     image_id: str = Field(alias="imageId", pattern=IMAGE_ID_PATTERN.pattern)
+    key_date: str | None = Field(default=None, alias="keyDate", pattern=r"^\d{4}/\d{2}/\d{2}$")
 
 
 class JobRecord(SqsRecordModel):

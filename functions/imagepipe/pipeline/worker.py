@@ -21,14 +21,14 @@ from imagepipe.pipeline.messages import JobRecord
 
 
 def make_worker(
-    kind: JobKind, run: Callable[[str], Outcome]
+    kind: JobKind, run: Callable[[str, str | None], Outcome]
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord)
 
     def record_handler(record: JobRecord) -> str:
         if record.body.kind is not kind:
             raise ValueError(f"a {record.body.kind} job reached the {kind} worker")
-        outcome = run(record.body.image_id)
+        outcome = run(record.body.image_id, record.body.key_date)
         metrics.add_metric(name=f"{kind.title()}_{outcome.value}", unit=MetricUnit.Count, value=1)
         logger.info(
             "job done",
