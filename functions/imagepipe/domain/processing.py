@@ -197,20 +197,38 @@ def _update(
     raise ConcurrentModification(f"image {image_id} kept changing")
 
 
-def run_variants_job(
-    image_id: str, *, deps: ProcessingDeps, key_date: str | None = None
-) -> Outcome:
+def _start_job(
+    image_id: str,
+    deps: ProcessingDeps,
+    *,
+    done: Callable[[Image], bool],
+    orphaned: Callable[[], None],
+) -> tuple[Image, bytes] | Outcome:
+    """The image and its original's bytes, or the outcome of a job with nothing to do."""
     image = deps.images.get(image_id)
     if image is None or not image.visible:
-        # Deleted: an earlier attempt of this job may have written outputs before it died.
-        if key_date is not None:
-            deps.storage.delete([], [keys.variants_prefix(key_date, image_id)])
+        orphaned()
         return Outcome.ORPHAN
-    if image.variants_done or image.status is not ImageStatus.PROCESSING:
+    if done(image) or image.status is not ImageStatus.PROCESSING:
         return Outcome.SKIPPED
     data = deps.storage.read(image.original_key or "")
     if data is None:
         return Outcome.ORPHAN if deps.images.get(image_id) is None else Outcome.SKIPPED
+    return image, data
+
+
+def run_variants_job(
+    image_id: str, *, deps: ProcessingDeps, key_date: str | None = None
+) -> Outcome:
+    def orphaned() -> None:
+        # Deleted: an earlier attempt of this job may have written outputs before it died.
+        if key_date is not None:
+            deps.storage.delete([], [keys.variants_prefix(key_date, image_id)])
+
+    started = _start_job(image_id, deps, done=lambda i: i.variants_done, orphaned=orphaned)
+    if isinstance(started, Outcome):
+        return started
+    image, data = started
     try:
         rendered = deps.codec.variants(data)
     except InvalidImage as error:
@@ -234,16 +252,14 @@ def run_variants_job(
 def run_metadata_job(
     image_id: str, *, deps: ProcessingDeps, key_date: str | None = None
 ) -> Outcome:
-    image = deps.images.get(image_id)
-    if image is None or not image.visible:
+    def orphaned() -> None:
         # Deleted: an earlier attempt may have indexed the hash before it died.
         deps.images.unindex_phash(image_id)
-        return Outcome.ORPHAN
-    if image.metadata_done or image.status is not ImageStatus.PROCESSING:
-        return Outcome.SKIPPED
-    data = deps.storage.read(image.original_key or "")
-    if data is None:
-        return Outcome.ORPHAN if deps.images.get(image_id) is None else Outcome.SKIPPED
+
+    started = _start_job(image_id, deps, done=lambda i: i.metadata_done, orphaned=orphaned)
+    if isinstance(started, Outcome):
+        return started
+    image, data = started
     try:
         metadata = deps.codec.analyze(data)
     except InvalidImage as error:
