@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import signal
 import threading
 import time
 import uuid
@@ -476,11 +477,16 @@ def serve(config: StackConfig) -> int:
     # The emulator's request log and boto's credential notices drown the one line per invocation.
     for noisy in ("werkzeug", "botocore", "aws_lambda_powertools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    stopping = threading.Event()
+    # Ctrl-C and SIGTERM (e.g. a process manager) both stop the stack cleanly, which also saves
+    # --data-dir; set explicitly, since a shell may start background jobs with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
     stack = LocalStack(config).start()
     print(f"imagepipe local stack ready: open {config.api_url}/  (Ctrl-C stops it)", flush=True)
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
+        while not stopping.wait(0.5):
+            pass
         print("\nstopping...", flush=True)
     finally:
         stack.stop()
