@@ -184,8 +184,35 @@ def test_every_dead_letter_queue_has_an_alarm(template: Template) -> None:
     alarmed = {
         template.properties(a)["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for a in template.of_type("AWS::CloudWatch::Alarm")
+        if template.properties(a)["Dimensions"][0]["Name"] == "QueueName"
     }
     assert dlqs == alarmed
+
+
+def test_every_function_has_error_and_throttle_alarms_and_a_log_retention(
+    template: Template,
+) -> None:
+    watched: dict[str, set[str]] = {}
+    for alarm in template.of_type("AWS::CloudWatch::Alarm"):
+        props = template.properties(alarm)
+        dimension = props["Dimensions"][0]
+        if dimension["Name"] == "FunctionName":
+            watched.setdefault(dimension["Value"]["Ref"], set()).add(props["MetricName"])
+    assert watched == {f: {"Errors", "Throttles"} for f in template.functions}
+    groups = {
+        template.properties(g)["LogGroupName"]["Fn::Sub"]: template.properties(g)
+        for g in template.of_type("AWS::Logs::LogGroup")
+    }
+    assert set(groups) == {f"/aws/lambda/${{{f}}}" for f in template.functions}
+    assert all(g["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
+
+
+def test_the_bucket_refuses_plain_http(template: Template) -> None:
+    (policy,) = template.of_type("AWS::S3::BucketPolicy")
+    (statement,) = template.properties(policy)["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Action"] == "s3:*"
 
 
 def test_ingest_is_triggered_by_uploads_only_and_dead_letters_after_two_retries(
