@@ -143,6 +143,16 @@ def test_lambda_requirements_match_the_runtime_dependencies() -> None:
     assert listed == runtime
 
 
+def test_pending_records_expire_through_the_tables_ttl_attribute(template: Template) -> None:
+    from pynamodb.attributes import TTLAttribute
+
+    ttl = template.properties("ImagesTable")["TimeToLiveSpecification"]
+    assert ttl["Enabled"] is True
+    attribute = ImageRecord.get_attributes()["expires_at"]
+    assert isinstance(attribute, TTLAttribute)
+    assert attribute.attr_name == ttl["AttributeName"]
+
+
 def test_staging_objects_expire_after_a_day(template: Template) -> None:
     rules = template.properties("ImagesBucket")["LifecycleConfiguration"]["Rules"]
     staging = [r for r in rules if r.get("Prefix") == "uploads/"]

@@ -48,6 +48,12 @@ def test_a_jpeg_goes_all_the_way_to_completed(
     }
     assert image["metadata"]["format"] == "jpeg"
     assert len(image["metadata"]["phash"]) == 16
+    # And the record no longer expires: only abandoned pending uploads do
+    from tests.integration.helpers import images_repo
+
+    record = images_repo(aws).get(image["imageId"])
+    assert record is not None
+    assert record.expires_at is None
     # And the objects are exactly: original, thumbnail, 6 variants (staging gone)
     keys = object_keys(aws)
     assert len(keys) == 8

@@ -355,3 +355,15 @@ def test_unexpected_failure_is_a_500_with_the_request_id_and_no_trace(
     }
     assert "Traceback" not in response.body
     assert "ResourceNotFound" not in response.body
+
+
+def test_a_pending_record_expires_two_days_after_the_request(
+    api: LocalHttpApi, aws: Template
+) -> None:
+    upload = presign(api, "s-1", JPEG).json()["uploads"][0]
+    items_by_pk = {i["pk"]["S"]: i for i in items(aws, "ImagesTable")}
+    expires = int(items_by_pk[f"image#{upload['imageId']}"]["expiresAt"]["N"])
+    remaining = expires - datetime.now(UTC).timestamp()
+    assert (
+        timedelta(days=2) - timedelta(minutes=1) < timedelta(seconds=remaining) <= timedelta(days=2)
+    )

@@ -178,6 +178,7 @@ def _to_record(model: type[ImageRecord], image: Image) -> ImageRecord:
         ]
         or None,
         metadata=image.metadata or None,
+        expires_at=image.expires_at,
         jobs_sent_at=image.jobs_sent_at,
         variants_done=image.variants_done,
         metadata_done=image.metadata_done,
@@ -235,6 +236,7 @@ def _to_image(record: ImageRecord) -> Image:
             for v in record.variants or []
         ],
         metadata=dict(record.metadata or {}),
+        expires_at=record.expires_at,
         jobs_sent_at=record.jobs_sent_at,
         variants_done=bool(record.variants_done),
         metadata_done=bool(record.metadata_done),

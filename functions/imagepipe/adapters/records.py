@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
@@ -84,6 +85,7 @@ class ImageRecord(Model):
     thumbnail_data = BinaryAttribute(attr_name="thumbnailData", null=True, legacy_encoding=False)
     variants = ListAttribute(of=VariantAttribute, null=True)
     metadata = JSONAttribute(null=True)
+    expires_at = TTLAttribute(attr_name="expiresAt", null=True)
     jobs_sent_at = UTCDateTimeAttribute(attr_name="jobsSentAt", null=True)
     variants_done = BooleanAttribute(attr_name="variantsDone", default=False)
     metadata_done = BooleanAttribute(attr_name="metadataDone", default=False)

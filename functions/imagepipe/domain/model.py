@@ -92,6 +92,9 @@ class Image:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Processing bookkeeping: when Ingest sent the two jobs, and which jobs are done (the
     # completion join reads both flags under the record's version).
+    # Set while the image waits for its bytes: DynamoDB's TTL removes an abandoned
+    # `pending_upload` record (its claim and links heal on their next read).
+    expires_at: datetime | None = None
     jobs_sent_at: datetime | None = None
     variants_done: bool = False
     metadata_done: bool = False

@@ -127,6 +127,7 @@ def ingest(image_id: str, deps: ProcessingDeps) -> Outcome:
         thumbnail=Thumbnail(key=thumb_key, width=thumb.width, height=thumb.height, data=thumb.data),
         uploaded_at=now,
         updated_at=now,
+        expires_at=None,  # ingested: kept until deleted
         metadata={**image.metadata, "frames": inspection.frames},
     )
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from imagepipe.domain import keys
 from imagepipe.domain.errors import ConcurrentModification
@@ -26,6 +27,9 @@ from imagepipe.domain.validation import validate_files, validate_session_id
 # Losing an optimistic lock more than this many times in one request means something is
 # hammering the record; the caller gets a 500 and retries rather than looping forever.
 MAX_ATTEMPTS = 5
+# An abandoned upload request is forgotten after this long: past the staging objects' 1-day
+# expiry, so a late upload never outlives its record.
+PENDING_TTL = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ def _new_image(tenant: str, file: FileRequest, deps: UploadDeps) -> Image:
         created_at=now,
         updated_at=now,
         key_date=keys.key_date(now),
+        expires_at=now + PENDING_TTL,
     )
 
 
@@ -131,5 +136,6 @@ def _reopen(image: Image, deps: UploadDeps) -> Image:
         error_code=None,
         error_message=None,
         updated_at=deps.clock(),
+        expires_at=deps.clock() + PENDING_TTL,
     )
     return deps.images.save(reopened)
