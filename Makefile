@@ -5,11 +5,24 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-WEB := functions/imagepipe/local/web
+# The demo pages' browser dependencies live outside functions/, so that `sam build` never packs them.
+WEB := web
 WEB_STAMP := $(WEB)/node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit lint format openapi bench clean
+# AWS's own tools, each in a virtual env of its own (tools/*.txt pin them).
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+export SAM_CLI_TELEMETRY := 0
+# `sam build` only reads the template; no AWS account or credentials are involved.
+SAM_REGION ?= us-east-1
+# The Python builder of `sam build` wants an interpreter of the runtime's version on PATH. With
+# pyenv, a `python3.13` shim resolves only when 3.13 is among the selected versions: keep the
+# current version first (so `python3` is unchanged) and add every other installed one.
+PYENV_ALL := $(shell command -v pyenv >/dev/null 2>&1 && { pyenv version-name 2>/dev/null | tr ':' '\n'; pyenv versions --bare --skip-aliases 2>/dev/null; } | grep -E '^3\.[0-9]+\.[0-9]+$$' | awk '!seen[$$0]++' | paste -sd: -)
+
+.PHONY: help install run test unit lint format openapi bench validate build clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,8 +62,23 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 bench: $(STAMP)  ## imaging benchmark: our Variants job vs a naive Pillow job (tests/bench/RESULTS.md)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
+$(TOOLS)/%/.installed: tools/%.txt
+	@test -x $(TOOLS)/$*/bin/python || $(PYTHON) -m venv $(TOOLS)/$*
+	$(TOOLS)/$*/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/$*/bin/python -m pip install --quiet -r $<
+	@touch $@
+
+validate: $(STAMP) $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed  ## cfn-lint, sam validate --lint, checkov: zero findings
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --region $(SAM_REGION)
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
+
+build: $(STAMP) $(TOOLS)/sam/.installed  ## sam build for the Lambda platform (python3.13, arm64), offline, then check it
+	$(if $(PYENV_ALL),PYENV_VERSION=$(PYENV_ALL)) $(SAM) build --region $(SAM_REGION)
+	$(BIN)/python tools/check_build.py .aws-sam/build
+
 openapi: $(STAMP)  ## write openapi.json from the API code
 	$(BIN)/imagepipe openapi -o openapi.json
 
 clean:  ## remove the virtual env, node modules and caches (not the photo cache)
-	rm -rf $(VENV) $(WEB)/node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) $(WEB)/node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam

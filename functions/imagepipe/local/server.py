@@ -14,8 +14,10 @@ from imagepipe.local.invoke import LocalHttpApi
 # Not under "imagepipe": that is the Powertools logger of the handlers.
 log = logging.getLogger("imagepipe-local")
 WEB_ROOT = Path(__file__).parent / "web"
-# Uppy's prebuilt bundle, from the npm registry (`make` installs it; it is never committed).
-VENDOR = {"/vendor/uppy/": WEB_ROOT / "node_modules" / "uppy" / "dist"}
+# Uppy's prebuilt bundle, from the npm registry: `make` installs it at the repository's root
+# (never committed), outside the functions' CodeUri, so that `sam build` never packs it.
+NODE_MODULES = Path(__file__).resolve().parents[3] / "web" / "node_modules"
+VENDOR = {"/vendor/uppy/": NODE_MODULES / "uppy" / "dist"}
 PAGES = {
     "/": "index.html",
     "/index.html": "index.html",

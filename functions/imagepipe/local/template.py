@@ -94,14 +94,30 @@ class LocalNames:
     account_id: str = "123456789012"
 
 
+# `Ref: AWS::NoValue` resolves to this marker, which drops the key or item holding it.
+_NO_VALUE = object()
+
+
 class Template:
-    def __init__(self, data: Mapping[str, Any], names: LocalNames | None = None) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        names: LocalNames | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> None:
         self.data = data
         self.names = names or LocalNames()
+        self.overrides = dict(parameters or {})
 
     @classmethod
-    def load(cls, path: Path = TEMPLATE_PATH, names: LocalNames | None = None) -> Template:
-        return cls(load_template(path), names)
+    def load(
+        cls,
+        path: Path = TEMPLATE_PATH,
+        names: LocalNames | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Template:
+        """The template at `path`, its parameters at their defaults unless given here."""
+        return cls(load_template(path), names, parameters)
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -124,11 +140,30 @@ class Template:
     def parameters(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, spec in self.data.get("Parameters", {}).items():
-            default = spec.get("Default")
-            if spec.get("Type") == "CommaDelimitedList" and isinstance(default, str):
-                default = [item.strip() for item in default.split(",")]
-            values[name] = default
+            value = self.overrides.get(name, spec.get("Default"))
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
+                value = [item.strip() for item in value.split(",")]
+            values[name] = value
         return values
+
+    def condition(self, name: str) -> bool:
+        """A named condition of the template, evaluated on the parameters' values."""
+        return self._holds(self.data.get("Conditions", {})[name])
+
+    def _holds(self, expression: Any) -> bool:
+        ((key, arg),) = expression.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(a) for a in arg)
+            return bool(str(left) == str(right))
+        if key == "Fn::Not":
+            return not self._holds(arg[0])
+        if key == "Fn::And":
+            return all(self._holds(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self._holds(a) for a in arg)
+        raise ValueError(f"unsupported condition function {key}")
 
     # --- physical names -------------------------------------------------------------------
 
@@ -151,7 +186,7 @@ class Template:
             return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
         if kind == "AWS::SQS::Queue":
             return f"arn:aws:sqs:{region}:{account}:{name}"
-        if kind == "AWS::Serverless::Function":
+        if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
             return f"arn:aws:lambda:{region}:{account}:function:{name}"
         raise ValueError(f"no ARN rule for {kind} ({logical_id})")
 
@@ -188,15 +223,20 @@ class Template:
         return f"https://sqs.{self.names.region}.amazonaws.com/{self.names.account_id}/{self.physical_name(logical_id)}"
 
     def resolve(self, value: Any) -> Any:
-        """Resolve Ref, Fn::Sub, Fn::GetAtt and Fn::Join against the local names."""
+        """Resolve Ref, Fn::Sub, Fn::GetAtt, Fn::Join and Fn::If (conditions on the
+        parameters' values) against the local names; AWS::NoValue drops what holds it."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            items = (self.resolve(v) for v in value)
+            return [item for item in items if item is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
-                return self._ref(arg)
+                return _NO_VALUE if arg == "AWS::NoValue" else self._ref(arg)
+            if key == "Fn::If":
+                name, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(name) else when_false)
             if key == "Fn::GetAtt":
                 logical_id, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
                 return self._get_att(logical_id, attribute)
@@ -205,7 +245,8 @@ class Template:
             if key == "Fn::Join":
                 separator, parts = arg
                 return separator.join(str(p) for p in self.resolve(parts))
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
     def _sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])

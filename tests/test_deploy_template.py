@@ -1,0 +1,214 @@
+"""What a deploy to AWS relies on, asserted on template.yaml (and on SAM's own transform of it):
+the optional JWT authorizer, CORS, encryption, tracing, outputs and the justified IaC skips."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+
+from imagepipe.local.template import Template, load_template
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = {"get", "post", "put", "delete", "patch", "head", "options"}
+ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
+
+
+class _NoManagedPolicies:
+    """SAM looks managed policy names up in IAM; the template names none, so none is needed."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def sam_transform(parameters: dict[str, str]) -> Template:
+    """template.yaml through SAM's transform, as CloudFormation runs it, with these values."""
+    packaged = load_template()
+    # As `sam package` leaves it: code and layers uploaded to S3.
+    packaged["Globals"]["Function"]["CodeUri"] = "s3://artifacts/functions.zip"
+    for resource in packaged["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://artifacts/layer.zip"
+    transformed = transform(packaged, dict(parameters), _NoManagedPolicies())
+    return Template(transformed, parameters=parameters)
+
+
+def api_operations(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    (api,) = template.of_type("AWS::ApiGatewayV2::Api")
+    body = template.properties(api)["Body"]
+    return {
+        (method.upper(), path): operation
+        for path, item in body["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+
+
+def test_every_route_is_in_the_api_body_that_carries_the_authorizer(template: Template) -> None:
+    # The routes come from the functions' events; the body lists them for the authorizer. SAM
+    # must merge both into one set of routes, each with its function's integration.
+    deployed = sam_transform({})
+    operations = api_operations(deployed)
+    assert set(operations) == {(r.method, r.path) for r in template.http_routes()}
+    for operation in operations.values():
+        assert operation["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+
+
+def test_without_an_issuer_no_route_has_an_authorizer() -> None:
+    deployed = sam_transform({})
+    assert not deployed.condition("UseJwt")
+    for operation in api_operations(deployed).values():
+        assert "security" not in deployed.resolve(operation)
+    (api,) = deployed.of_type("AWS::ApiGatewayV2::Api")
+    components = deployed.resolve(deployed.properties(api)["Body"].get("components", {}))
+    assert not components.get("securitySchemes")
+
+
+def test_with_an_issuer_every_route_requires_a_valid_jwt() -> None:
+    deployed = sam_transform({"JwtIssuer": ISSUER, "JwtAudience": "app-client-1,app-client-2"})
+    assert deployed.condition("UseJwt")
+    for key, operation in api_operations(deployed).items():
+        assert deployed.resolve(operation)["security"] == [{"JwtAuthorizer": []}], key
+    (api,) = deployed.of_type("AWS::ApiGatewayV2::Api")
+    schemes = deployed.resolve(deployed.properties(api)["Body"]["components"]["securitySchemes"])
+    authorizer = schemes["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer == {
+        "type": "jwt",
+        "identitySource": "$request.header.Authorization",
+        "jwtConfiguration": {"issuer": ISSUER, "audience": ["app-client-1", "app-client-2"]},
+    }
+
+
+def test_jwt_parameters_are_optional_but_an_issuer_needs_an_audience(template: Template) -> None:
+    params = template.data["Parameters"]
+    assert params["JwtIssuer"]["Default"] == ""
+    assert params["JwtAudience"]["Default"] == ""
+    rule = template.data["Rules"]["JwtAudienceWithIssuer"]
+    assert rule["RuleCondition"] == template.data["Conditions"]["UseJwt"]
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::EachMemberIn": [{"Ref": "JwtAudience"}, [""]]}]
+    }
+
+
+def test_cors_origins_come_from_the_parameter(template: Template) -> None:
+    api_cors = template.properties("HttpApi")["CorsConfiguration"]
+    assert api_cors["AllowOrigins"] == {"Ref": "AllowedOrigins"}
+    (rule,) = template.properties("ImagesBucket")["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedOrigins"] == {"Ref": "AllowedOrigins"}
+    assert {"POST", "PUT"} <= set(rule["AllowedMethods"])
+    assert "ETag" in rule["ExposedHeaders"]
+    allowed = Template.load(parameters={"AllowedOrigins": "https://a.example,https://b.example"})
+    resolved = allowed.resolve(allowed.properties("ImagesBucket")["CorsConfiguration"])
+    assert resolved["CorsRules"][0]["AllowedOrigins"] == ["https://a.example", "https://b.example"]
+
+
+def test_every_queue_has_a_dead_letter_queue(template: Template) -> None:
+    queues = set(template.of_type("AWS::SQS::Queue"))
+    redriven = {
+        q: template.properties(q)["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues
+        if "RedrivePolicy" in template.properties(q)
+    }
+    destinations = {
+        template.properties(f)["EventInvokeConfig"]["DestinationConfig"]["OnFailure"][
+            "Destination"
+        ]["Fn::GetAtt"][0]
+        for f in template.functions
+        if "EventInvokeConfig" in template.properties(f)
+    }
+    dead_letter = set(redriven.values()) | destinations
+    assert queues == set(redriven) | dead_letter
+    assert not set(redriven) & dead_letter
+    for queue in dead_letter:
+        assert template.properties(queue)["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_data_at_rest_is_encrypted_and_tables_are_on_demand(template: Template) -> None:
+    for queue in template.of_type("AWS::SQS::Queue"):
+        assert template.properties(queue)["SqsManagedSseEnabled"] is True, queue
+    for table in template.of_type("AWS::DynamoDB::Table"):
+        props = template.properties(table)
+        assert props["BillingMode"] == "PAY_PER_REQUEST", table
+        assert props["SSESpecification"] == {"SSEEnabled": True}, table
+    for table in ("ImagesTable", "SessionImagesTable"):
+        pitr = template.properties(table)["PointInTimeRecoverySpecification"]
+        assert pitr == {"PointInTimeRecoveryEnabled": True}
+    encryption = template.properties("ImagesBucket")["BucketEncryption"]
+    (rule,) = encryption["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    ownership = template.properties("ImagesBucket")["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_functions_are_traced_and_powertools_is_configured_once(template: Template) -> None:
+    function_globals = template.data["Globals"]["Function"]
+    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Runtime"] == "python3.13"
+    env = function_globals["Environment"]["Variables"]
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= (
+        set(env)
+    )
+    for function in template.functions:
+        own = template.properties(function).get("Environment", {}).get("Variables", {})
+        assert not any(key.startswith("POWERTOOLS_") for key in own), function
+        assert "Tracing" not in template.properties(function), function
+
+
+def test_the_api_writes_an_access_log_with_the_retention_parameter(template: Template) -> None:
+    settings = template.properties("HttpApi")["AccessLogSettings"]
+    group = settings["DestinationArn"]["Fn::GetAtt"][0]
+    assert template.properties(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert "$context.requestId" in settings["Format"]
+
+
+def test_outputs_name_the_api_bucket_tables_and_queues(template: Template) -> None:
+    outputs = {name: out["Value"] for name, out in template.data["Outputs"].items()}
+    referenced = {value["Ref"] for value in outputs.values() if "Ref" in value}
+    assert set(template.of_type("AWS::DynamoDB::Table")) - {"IdempotencyTable"} <= referenced
+    assert {"ImagesBucket", "VariantsQueue", "MetadataQueue", "IngestDeadLetterQueue"} <= (
+        referenced
+    )
+    assert "${HttpApi}" in outputs["ApiUrl"]["Fn::Sub"]
+
+
+def test_every_iac_check_skip_is_justified_next_to_its_resource(template: Template) -> None:
+    skipped = 0
+    for name, resource in template.resources.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert skip["id"].startswith("CKV_"), name
+            assert len(skip.get("comment", "").split()) >= 10, f"{name} {skip['id']}: say why"
+            skipped += 1
+    assert skipped > 0
+
+
+def test_no_policy_grants_every_action_or_every_resource_beyond_what_an_api_requires() -> None:
+    # With every condition on, so that conditional statements are checked too.
+    for template in (Template.load(), Template.load(parameters={"LabelsProvider": "rekognition"})):
+        for function in template.functions:
+            for policy in template.resolve(template.properties(function)["Policies"]):
+                for statement in policy["Statement"]:
+                    actions = statement["Action"]
+                    resources = statement["Resource"]
+                    actions = actions if isinstance(actions, list) else [actions]
+                    resources = resources if isinstance(resources, list) else [resources]
+                    assert all("*" not in action for action in actions), (function, actions)
+                    if "*" in resources:
+                        # Rekognition's DetectLabels has no resource-level permissions.
+                        assert actions == ["rekognition:DetectLabels"], (function, statement)
+
+
+@pytest.mark.parametrize("environment", ["default", "prod"])
+def test_samconfig_builds_cached_and_in_parallel(environment: str) -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    build = config[environment]["build"]["parameters"]
+    assert build["cached"] is True
+    assert build["parallel"] is True
+    deploy = config[environment]["deploy"]["parameters"]
+    assert (
+        f'Stage="{"dev" if environment == "default" else "prod"}"'
+        in (deploy["parameter_overrides"])
+    )
