@@ -74,6 +74,8 @@ validate: $(STAMP) $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed  ## cfn-l
 	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: $(STAMP) $(TOOLS)/sam/.installed  ## sam build for the Lambda platform (python3.13, arm64), offline, then check it
+	@$(if $(PYENV_ALL),PYENV_VERSION=$(PYENV_ALL)) python3.13 -c "" 2>/dev/null || { \
+		echo "make build: sam build needs a python3.13 on PATH (e.g. pyenv install 3.13)"; exit 1; }
 	$(if $(PYENV_ALL),PYENV_VERSION=$(PYENV_ALL)) $(SAM) build --region $(SAM_REGION)
 	$(BIN)/python tools/check_build.py .aws-sam/build
 

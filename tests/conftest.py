@@ -24,12 +24,16 @@ for _key, _value in Template.load().function_environment("PresignUploadFunction"
 from imagepipe.adapters.aws import reset_clients  # noqa: E402
 from imagepipe.adapters.records import bind  # noqa: E402
 from imagepipe.api import deps  # noqa: E402
+from imagepipe.local import iam  # noqa: E402
 from imagepipe.local.invoke import FunctionRunner, LocalHttpApi  # noqa: E402
 from imagepipe.pipeline import deps as pipeline_deps  # noqa: E402
 from imagepipe.pipeline.ingest import idempotent_ingest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
+# moto ignores IAM: every AWS call of a handler run by FunctionRunner is checked against its
+# template policy and its declaration in imagepipe/adapters/permissions.py (local/iam.py).
+IAM = iam.install()
 
 # Credentials and settings no test may take from the developer's machine.
 _TEST_ENV = {
@@ -49,6 +53,16 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
     for key, value in _TEST_ENV.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture(autouse=True)
+def _no_iam_violations() -> Iterator[None]:
+    """A call the policy refuses fails the handler; code that swallows the error (best-effort
+    labels) must not hide it, so every test also ends with no violation recorded."""
+    IAM.violations.clear()
+    yield
+    found, IAM.violations[:] = list(IAM.violations), []
+    assert not found, "IAM violations:\n" + "\n".join(found)
 
 
 @pytest.fixture(scope="session")

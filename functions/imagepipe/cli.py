@@ -47,10 +47,12 @@ def _upload(args: argparse.Namespace) -> int:
 def _invoke(args: argparse.Namespace) -> int:
     import json
 
+    from imagepipe.local import iam
     from imagepipe.local.invoke import FunctionRunner
     from imagepipe.local.stack import StackConfig, local_environment
     from imagepipe.local.template import Template
 
+    iam.install()  # the function's policy applies, as on AWS
     template = Template.load()
     if args.logical_id not in template.functions:
         print(f"unknown function {args.logical_id}; one of: {', '.join(template.functions)}")

@@ -1,4 +1,7 @@
-"""The local stack as a user runs it: `imagepipe local` in its own process, on free ports."""
+"""The stack under test: `imagepipe local` in its own process on free ports, as a user runs it;
+or, with AWS_SAM_STACK_NAME set, a stack deployed with `sam deploy` (its outputs give the API
+URL and the bucket; IMAGEPIPE_TOKEN, if set, is sent as the bearer token for a JWT-protected
+API). Tests that need the local stack's own parts are marked `local_only`."""
 
 from __future__ import annotations
 
@@ -10,11 +13,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 import requests
 
+from imagepipe.local.template import Template
+
 ROOT = Path(__file__).resolve().parents[2]
+DEPLOYED_STACK = os.environ.get("AWS_SAM_STACK_NAME", "")
+local_only = pytest.mark.skipif(
+    bool(DEPLOYED_STACK),
+    reason="needs the local stack's own parts (moto endpoint, demo pages, imagepipe invoke)",
+)
 
 
 def free_port() -> int:
@@ -26,12 +38,54 @@ def free_port() -> int:
 @dataclass(frozen=True)
 class RunningStack:
     api: str
-    aws: str
-    log: Path
+    aws: str  # the local AWS endpoint; "" for a deployed stack
+    log: Path | None
+    bucket: str
+    http: requests.Session  # sends IMAGEPIPE_TOKEN as a bearer token when set
+    deployed_s3: Any = None
+
+    def client(self, service: str) -> Any:
+        """A client of the local stack's AWS endpoint."""
+        assert self.aws, "a deployed stack has no local endpoint"
+        return boto3.client(
+            service,
+            endpoint_url=self.aws,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def s3(self) -> Any:
+        return self.deployed_s3 if self.deployed_s3 is not None else self.client("s3")
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    if token := os.environ.get("IMAGEPIPE_TOKEN"):
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def deployed_stack(name: str) -> RunningStack:
+    # Clients made now, with the deployer's credentials and region: every test then runs with
+    # fake ones (tests/conftest.py), so that no other test can reach a real account.
+    (described,) = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    return RunningStack(
+        api=outputs["ApiUrl"].rstrip("/"),
+        aws="",
+        log=None,
+        bucket=outputs["ImagesBucketName"],
+        http=_session(),
+        deployed_s3=boto3.client("s3"),
+    )
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    if DEPLOYED_STACK:
+        yield deployed_stack(DEPLOYED_STACK)
+        return
     api_port, aws_port = free_port(), free_port()
     log = tmp_path_factory.mktemp("stack") / "imagepipe-local.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -51,7 +105,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         process = subprocess.Popen(  # noqa: S603 - our own command line
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-    running = RunningStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", log)
+    running = RunningStack(
+        api=f"http://127.0.0.1:{api_port}",
+        aws=f"http://127.0.0.1:{aws_port}",
+        log=log,
+        bucket=Template.load().physical_name("ImagesBucket"),
+        http=_session(),
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

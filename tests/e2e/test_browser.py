@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, local_only
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, local_only]  # the demo pages are served by the local stack
 
 CHROMIUM = os.environ.get("IMAGEPIPE_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [

@@ -10,15 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from imagepipe.local.template import Template
-from tests.e2e.conftest import ROOT, RunningStack
+from tests.e2e.conftest import ROOT, RunningStack, local_only
 from tests.integration.test_events import EXPECTED, PIPELINE_EVENTS
 from tests.photos import photo
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, local_only]  # the local endpoint, its queues and CLI
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,13 +32,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def sqs(stack: RunningStack) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=stack.aws,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return stack.client("sqs")
 
 
 def queue_url(stack: RunningStack, logical_id: str) -> str:

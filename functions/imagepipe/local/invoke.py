@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagepipe.local.events import http_api_event
+from imagepipe.local.iam import acting_as
 from imagepipe.local.template import Route, Template
 
 Handler = Callable[[Any, Any], Any]
@@ -91,7 +92,9 @@ class FunctionRunner:
         self.apply_environment()
         # Imported under the function's environment, as Lambda does at cold start.
         handler = self.handler(logical_id)
-        return handler(event, context)
+        # Every AWS call the handler makes is checked against its template policy (iam.py).
+        with acting_as(logical_id, self.template):
+            return handler(event, context)
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:

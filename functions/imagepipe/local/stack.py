@@ -26,6 +26,8 @@ from urllib.parse import quote
 
 import boto3
 
+from imagepipe.local import iam
+from imagepipe.local.iam import acting_as
 from imagepipe.local.invoke import FunctionRunner
 from imagepipe.local.persistence import restore, snapshot
 from imagepipe.local.post_policy import Refusal, check_post
@@ -402,9 +404,10 @@ class Pipeline:
             },
             "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
         }
-        self._sqs.send_message(
-            QueueUrl=self.sources.queue_url(queue), MessageBody=json.dumps(record)
-        )
+        url = self.sources.queue_url(queue)
+        # Lambda sends it with the function's role: its policy must allow it.
+        with acting_as(function, self.template, caller="lambda.on_failure_destination"):
+            self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
         log.error("%s failed %d times: sent to %s", function, attempts, queue)
 
 
@@ -424,6 +427,8 @@ class LocalStack:
 
         env = local_environment(self.config)
         os.environ.update(env)
+        # Before any client exists: moto ignores IAM, so the functions' policies are enforced here.
+        iam.install()
         self._moto = EmulatedAws(
             self.config.host,
             self.config.aws_port,

@@ -1,0 +1,133 @@
+"""The AWS calls of each adapter method and of each function: the one place they are declared.
+
+A new AWS call goes here first. Then:
+- tests/test_iam.py fails until each function's policy in template.yaml grants exactly the IAM
+  actions of the calls declared for it (no fewer, no more);
+- the local stack and every test that runs a handler (`imagepipe.local.iam`) refuse, as AWS
+  would, a call the function's policy does not allow on that resource, and report a call made
+  from an adapter method this file does not declare for the function, or from outside an adapter.
+
+Actions are IAM actions, not API operations: HeadObject needs s3:GetObject, CopyObject needs
+s3:GetObject on its source and s3:PutObject on its target, DeleteObjects needs s3:DeleteObject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# s3:ListBucket on the bucket makes S3 answer a missing key with 404 instead of 403; the code's
+# "already gone" branches (late or repeated deliveries) depend on that.
+_404_NOT_403 = "s3:ListBucket"
+
+ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
+    # S3Storage (imagepipe.adapters.s3)
+    "S3Storage.presign_upload": frozenset({"s3:PutObject"}),  # the browser's POST is signed by us
+    "S3Storage.presign_get": frozenset({"s3:GetObject"}),
+    "S3Storage.size": frozenset({"s3:GetObject", _404_NOT_403}),
+    "S3Storage.read": frozenset({"s3:GetObject", _404_NOT_403}),
+    "S3Storage.put": frozenset({"s3:PutObject"}),
+    "S3Storage.copy": frozenset({"s3:GetObject", "s3:PutObject", _404_NOT_403}),
+    "S3Storage.delete": frozenset({"s3:ListBucket", "s3:DeleteObject"}),
+    # DynamoImageRepository (imagepipe.adapters.dynamodb)
+    "DynamoImageRepository.get": frozenset({"dynamodb:GetItem"}),
+    "DynamoImageRepository.get_many": frozenset({"dynamodb:BatchGetItem"}),
+    # Reading a claim whose record is gone drops the claim.
+    "DynamoImageRepository.find_by_hash": frozenset({"dynamodb:GetItem", "dynamodb:DeleteItem"}),
+    # Record then claim; a lost claim deletes the record and reads the winner.
+    "DynamoImageRepository.create": frozenset(
+        {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}
+    ),
+    "DynamoImageRepository.save": frozenset({"dynamodb:PutItem"}),
+    "DynamoImageRepository.index_phash": frozenset({"dynamodb:BatchWriteItem"}),
+    "DynamoImageRepository.unindex_phash": frozenset({"dynamodb:BatchWriteItem"}),
+    "DynamoImageRepository.similar": frozenset({"dynamodb:Query"}),
+    "DynamoImageRepository.release_hash": frozenset({"dynamodb:DeleteItem"}),
+    "DynamoImageRepository.delete": frozenset({"dynamodb:DeleteItem"}),
+    # DynamoSessionLinkRepository
+    "DynamoSessionLinkRepository.link": frozenset({"dynamodb:PutItem"}),
+    "DynamoSessionLinkRepository.unlink": frozenset({"dynamodb:DeleteItem"}),
+    "DynamoSessionLinkRepository.page": frozenset({"dynamodb:Query"}),
+    "DynamoSessionLinkRepository.sessions_of": frozenset({"dynamodb:Query"}),
+    # SqsJobQueue (imagepipe.adapters.sqs)
+    "SqsJobQueue.send": frozenset({"sqs:SendMessage"}),
+    # RekognitionLabeler (imagepipe.adapters.labels)
+    "RekognitionLabeler.labels": frozenset({"rekognition:DetectLabels"}),
+    # Not ours, but run with the function's role: Powertools' DynamoDB idempotency store, and
+    # Lambda delivering a failed asynchronous invocation to its OnFailure destination.
+    "powertools.idempotency": frozenset(
+        {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    ),
+    "lambda.on_failure_destination": frozenset({"sqs:SendMessage"}),
+}
+
+_IMAGES_API = (
+    "DynamoImageRepository.get",
+    "DynamoImageRepository.get_many",
+    "DynamoImageRepository.similar",
+    "DynamoImageRepository.save",  # marks the image `deleting` first
+    "DynamoImageRepository.release_hash",
+    "DynamoImageRepository.unindex_phash",
+    "DynamoImageRepository.delete",
+    "DynamoSessionLinkRepository.page",
+    "DynamoSessionLinkRepository.sessions_of",
+    "DynamoSessionLinkRepository.unlink",
+    "S3Storage.presign_get",
+    "S3Storage.delete",
+)
+
+# Per function (template logical id): the adapter methods its code calls, each with the template
+# condition it depends on (None: always).
+FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
+    "PresignUploadFunction": dict.fromkeys(
+        (
+            "DynamoImageRepository.find_by_hash",
+            "DynamoImageRepository.get",
+            "DynamoImageRepository.create",
+            "DynamoImageRepository.save",  # a failed upload is presigned again
+            "DynamoSessionLinkRepository.link",
+            "DynamoSessionLinkRepository.unlink",  # a link to an image deleted meanwhile
+            "S3Storage.presign_upload",
+        )
+    ),
+    "ImagesApiFunction": dict.fromkeys(_IMAGES_API),
+    "IngestFunction": dict.fromkeys(
+        (
+            "powertools.idempotency",
+            "DynamoImageRepository.get",
+            "DynamoImageRepository.save",
+            "S3Storage.size",
+            "S3Storage.read",
+            "S3Storage.put",
+            "S3Storage.copy",
+            "S3Storage.delete",
+            "SqsJobQueue.send",
+            "lambda.on_failure_destination",
+        )
+    ),
+    "VariantsFunction": dict.fromkeys(
+        (
+            "DynamoImageRepository.get",
+            "DynamoImageRepository.save",
+            "S3Storage.read",
+            "S3Storage.put",
+            "S3Storage.delete",
+        )
+    ),
+    "MetadataFunction": {
+        "DynamoImageRepository.get": None,
+        "DynamoImageRepository.save": None,
+        "DynamoImageRepository.index_phash": None,
+        "DynamoImageRepository.unindex_phash": None,
+        "S3Storage.read": None,
+        "RekognitionLabeler.labels": "UseRekognition",
+    },
+}
+
+
+def required_actions(function: str, conditions: Mapping[str, bool]) -> frozenset[str]:
+    """The IAM actions a function needs when the template's conditions have these values."""
+    actions: set[str] = set()
+    for call, condition in FUNCTION_CALLS[function].items():
+        if condition is None or conditions[condition]:
+            actions |= ADAPTER_CALLS[call]
+    return frozenset(actions)

@@ -1,0 +1,64 @@
+"""tools/check_build.py, on artifact trees shaped like `sam build`'s output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tools.check_build import check
+
+TEMPLATE = """
+Globals:
+  Function:
+    Runtime: python3.13
+    Architectures: [arm64]
+Resources:
+  ApiFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: ApiFunction, Handler: api.handler}
+  WorkFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: WorkFunction, Handler: work.handler, Layers: [!Ref ImagingLayer]}
+  ImagingLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: ImagingLayer}
+"""
+LAYER = ["PIL/_avif", "PIL/_webp", "PIL/_imaging", "_pillow_heif"]
+
+
+def touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> Path:
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    for function, module in (("ApiFunction", "api"), ("WorkFunction", "work")):
+        touch(tmp_path / function / f"{module}.py")
+        touch(tmp_path / function / "imagepipe" / "__init__.py")
+        touch(tmp_path / function / "pydantic_core" / "_c.cpython-313-aarch64-linux-gnu.so")
+    for module in LAYER:
+        touch(tmp_path / "ImagingLayer" / "python" / f"{module}.cpython-313-aarch64-linux-gnu.so")
+    touch(tmp_path / "ImagingLayer" / "python" / "pillow.libs" / "libavif-1a2b.so.16")
+    return tmp_path
+
+
+def test_a_build_for_the_lambda_platform_passes(build: Path) -> None:
+    assert check(build) == []
+
+
+def test_wrong_platform_missing_pieces_and_stray_files_are_each_reported(build: Path) -> None:
+    touch(build / "ApiFunction" / "wrapt" / "_w.cpython-311-x86_64-linux-gnu.so")
+    (build / "WorkFunction" / "work.py").unlink()
+    (build / "ImagingLayer" / "python" / "PIL" / "_avif.cpython-313-aarch64-linux-gnu.so").unlink()
+    touch(build / "ApiFunction" / "PIL" / "__init__.py")
+    touch(build / "ApiFunction" / "imagepipe" / "local" / "web" / "node_modules" / "x.js")
+    problems = "\n".join(check(build))
+    assert "ApiFunction/wrapt/_w.cpython-311-x86_64-linux-gnu.so: built for ('311', 'x86_64')" in (
+        problems
+    )
+    assert "WorkFunction: handler module work.py missing" in problems
+    assert "lacks python/PIL/_avif.cpython-313-aarch64-linux-gnu.so" in problems
+    assert "ApiFunction: Pillow is in the function's code" in problems
+    assert "ApiFunction: node_modules in the function's code" in problems
