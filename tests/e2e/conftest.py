@@ -47,8 +47,8 @@ class RunningStack:
     def client(self, service: str) -> Any:
         """A client of the local stack's AWS endpoint."""
         assert self.aws, "a deployed stack has no local endpoint"
-        return boto3.client(
-            service,
+        return boto3.session.Session().client(
+            service,  # type: ignore[call-overload]
             endpoint_url=self.aws,
             region_name="us-east-1",
             aws_access_key_id="local",
