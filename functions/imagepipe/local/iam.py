@@ -16,6 +16,7 @@ import contextvars
 import fnmatch
 import sys
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -198,14 +199,17 @@ class IamEnforcer:
     def __init__(self) -> None:
         self.violations: list[str] = []
         self._lock = threading.Lock()
-        self._policies: dict[tuple[int, str], Policy] = {}
+        # Per template object (tests run altered copies), forgotten with it.
+        self._policies: weakref.WeakKeyDictionary[Template, dict[str, Policy]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def policy(self, template: Template, function: str) -> Policy:
-        key = (id(template), function)
         with self._lock:
-            if key not in self._policies:
-                self._policies[key] = Policy.of(template, function)
-            return self._policies[key]
+            policies = self._policies.setdefault(template, {})
+            if function not in policies:
+                policies[function] = Policy.of(template, function)
+            return policies[function]
 
     def check(self, service: str, operation: str, params: Mapping[str, Any], region: str) -> None:
         acting = _current.get()
