@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The demo pages' browser dependencies live outside functions/, so that `sam build` never packs them.
-WEB := web
+# The demo pages and their browser dependencies: development tooling, beside functions/.
+WEB := local/web
 WEB_STAMP := $(WEB)/node_modules/.installed
 
 .DEFAULT_GOAL := help

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from imagepipe.local.template import Template
+from imagepipe_local.template import Template
 
 # Powertools reads its service name and metrics namespace when the handler module is imported:
 # give the test process the template's own values, as Lambda gives them to a function.
@@ -24,15 +24,15 @@ for _key, _value in Template.load().function_environment("PresignUploadFunction"
 from imagepipe.adapters.aws import reset_clients  # noqa: E402
 from imagepipe.adapters.records import bind  # noqa: E402
 from imagepipe.api import deps  # noqa: E402
-from imagepipe.local import iam  # noqa: E402
-from imagepipe.local.invoke import FunctionRunner, LocalHttpApi  # noqa: E402
 from imagepipe.pipeline import deps as pipeline_deps  # noqa: E402
 from imagepipe.pipeline.ingest import idempotent_ingest  # noqa: E402
+from imagepipe_local import iam  # noqa: E402
+from imagepipe_local.invoke import FunctionRunner, LocalHttpApi  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 # moto ignores IAM: every AWS call of a handler run by FunctionRunner is checked against its
-# template policy and its declaration in imagepipe/adapters/permissions.py (local/iam.py).
+# template policy and its declaration in local/imagepipe_local/permissions.py (local/iam.py).
 IAM = iam.install()
 
 # Credentials and settings no test may take from the developer's machine.

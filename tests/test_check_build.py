@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tools.check_build import check
+from tools.check_build import check, tooling_problems
+
+from imagepipe_local.template import PROJECT_ROOT
 
 TEMPLATE = """
 Globals:
@@ -53,7 +55,7 @@ def test_wrong_platform_missing_pieces_and_stray_files_are_each_reported(build: 
     (build / "WorkFunction" / "work.py").unlink()
     (build / "ImagingLayer" / "python" / "PIL" / "_avif.cpython-313-aarch64-linux-gnu.so").unlink()
     touch(build / "ApiFunction" / "PIL" / "__init__.py")
-    touch(build / "ApiFunction" / "imagepipe" / "local" / "web" / "node_modules" / "x.js")
+    touch(build / "ApiFunction" / "node_modules" / "uppy" / "x.js")
     problems = "\n".join(check(build))
     assert "ApiFunction/wrapt/_w.cpython-311-x86_64-linux-gnu.so: built for ('311', 'x86_64')" in (
         problems
@@ -62,3 +64,44 @@ def test_wrong_platform_missing_pieces_and_stray_files_are_each_reported(build: 
     assert "lacks python/PIL/_avif.cpython-313-aarch64-linux-gnu.so" in problems
     assert "ApiFunction: Pillow is in the function's code" in problems
     assert "ApiFunction: node_modules in the function's code" in problems
+
+
+@pytest.mark.parametrize(
+    ("stray", "reported"),
+    [
+        ("imagepipe_local/__init__.py", "imagepipe_local (development tooling)"),
+        ("moto/__init__.py", "moto (development tooling)"),
+        ("moto-5.2.5.dist-info/METADATA", "moto-5.2.5.dist-info (development tooling)"),
+        ("werkzeug/__init__.py", "werkzeug (development tooling)"),
+        ("yaml/__init__.py", "yaml (development tooling)"),
+        ("imagepipe/cli.py", "the imagepipe CLI"),
+        ("bin/imagepipe", "the imagepipe CLI"),
+        ("imagepipe/web/index.html", "web file imagepipe/web/index.html"),
+        ("app.js", "web file app.js"),
+        ("web/node_modules/uppy/package.json", "node_modules"),
+    ],
+)
+def test_any_piece_of_the_development_tooling_fails_the_build(
+    build: Path, stray: str, reported: str
+) -> None:
+    # Given a build whose API function also carries a piece of the tooling
+    touch(build / "ApiFunction" / stray)
+
+    # When the build is checked
+    problems = check(build)
+
+    # Then that piece, and only it, is reported for that function
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("ApiFunction: ")
+    assert reported in problems[0]
+
+
+def test_the_functions_code_uri_holds_nothing_of_the_tooling() -> None:
+    # Given functions/, the one CodeUri that `sam build` copies into every function
+    code = PROJECT_ROOT / "functions"
+
+    # When it is checked as an artifact would be
+    problems = tooling_problems("functions/", code)
+
+    # Then the local stack, the CLI and the pages all live elsewhere
+    assert problems == []

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
-from imagepipe.local.template import Template, load_template
+from imagepipe_local.template import Template, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = {"get", "post", "put", "delete", "patch", "head", "options"}

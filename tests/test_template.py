@@ -13,7 +13,6 @@ from pydantic import BaseModel
 from imagepipe.adapters.records import HashClaim, ImageRecord, PhashBand, SessionLinkRecord
 from imagepipe.api import images, uploads
 from imagepipe.api.app import openapi_json
-from imagepipe.local.template import Template
 from imagepipe.settings import (
     ImagesApiSettings,
     IngestSettings,
@@ -21,6 +20,7 @@ from imagepipe.settings import (
     PresignUploadSettings,
     VariantsSettings,
 )
+from imagepipe_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[1]
 

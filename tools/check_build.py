@@ -1,7 +1,8 @@
 """Check what `sam build` produced, as Lambda will load it: `python tools/check_build.py DIR`.
 
 This machine cannot run arm64 code, so the check reads the artifacts instead: each function's
-directory holds its handler and our package but no Pillow (only the imaging layer carries it);
+directory holds its handler and our package but no Pillow (only the imaging layer carries it)
+and nothing of the development tooling (the local stack, the CLI, moto, test tools, web pages);
 every compiled extension, in functions and layer alike, is built for the runtime's Python and
 the template's architecture; the imaging layer has Pillow with its AVIF and WebP codecs and
 pillow-heif; and each function with its layers stays under Lambda's 250 MB unzipped limit.
@@ -15,12 +16,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imagepipe.local.template import load_template
+from imagepipe_local.template import load_template
 
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda: function + layers, unzipped
 ARCH = {"arm64": "aarch64", "x86_64": "x86_64"}
 EXTENSION = re.compile(r"\.cpython-(\d+)-([a-z0-9_]+)-linux-gnu\.so$")
 LAYER_MODULES = ("PIL/_avif", "PIL/_webp", "PIL/_imaging", "_pillow_heif")
+# Top-level names of what only development and tests use (local/, the dev extra of pyproject):
+# a function that ships one of them carries the local stack, the emulator or a test tool.
+TOOLING = ("imagepipe_local", "local", "tests", "moto", "werkzeug", "pytest", "playwright", "yaml")
+# The demo and Uppy pages: nothing of a browser's runs in a function.
+WEB_SUFFIXES = frozenset({".html", ".js", ".mjs", ".css", ".map"})
 
 
 def size_of(path: Path) -> int:
@@ -35,6 +41,25 @@ def extension_problems(root: Path, python: str, arch: str) -> list[str]:
             continue  # a vendored shared library (pillow.libs), not a Python extension
         if match.groups() != (python, arch):
             problems.append(f"{so.relative_to(root.parent)}: built for {match.groups()}")
+    return problems
+
+
+def tooling_problems(name: str, code: Path) -> list[str]:
+    """What of the development tooling reached a function's code: the local stack's package,
+    the CLI, the emulator and test tools (or their dist-info), npm packages and web files of
+    ours."""
+    problems = []
+    for entry in sorted(code.iterdir()) if code.is_dir() else []:
+        top = entry.name.split("-", 1)[0].lower() if entry.suffix == ".dist-info" else entry.stem
+        if top in TOOLING:
+            problems.append(f"{name}: {entry.name} (development tooling) in the function's code")
+    if any(code.rglob("node_modules")):
+        problems.append(f"{name}: node_modules in the function's code")
+    if (code / "imagepipe" / "cli.py").exists() or (code / "bin" / "imagepipe").exists():
+        problems.append(f"{name}: the imagepipe CLI in the function's code")
+    ours = [*code.glob("*"), *(code / "imagepipe").rglob("*")]
+    for web in sorted(p for p in ours if p.is_file() and p.suffix in WEB_SUFFIXES):
+        problems.append(f"{name}: web file {web.relative_to(code)} in the function's code")
     return problems
 
 
@@ -59,8 +84,7 @@ def check(build: Path) -> list[str]:
             problems.append(f"{name}: handler module {module}.py missing")
         if not (code / "imagepipe" / "__init__.py").is_file():
             problems.append(f"{name}: the imagepipe package is missing")
-        if any(code.rglob("node_modules")):
-            problems.append(f"{name}: node_modules in the function's code")
+        problems += tooling_problems(name, code)
         if (code / "PIL").exists():
             problems.append(f"{name}: Pillow is in the function's code (it belongs in the layer)")
         problems += extension_problems(code, runtime, arch)

@@ -22,7 +22,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"
 def template_avif_speed() -> int:
     """The AvifSpeed parameter's Default in template.yaml: what the deployed function uses."""
     # Only needed without --avif-speed: yaml and the template reader stay unloaded otherwise.
-    from imagepipe.local.template import Template
+    from imagepipe_local.template import Template
 
     return int(Template.load().parameters["AvifSpeed"])
 

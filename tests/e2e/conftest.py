@@ -19,7 +19,7 @@ import boto3
 import pytest
 import requests
 
-from imagepipe.local.template import Template
+from imagepipe_local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED_STACK = os.environ.get("AWS_SAM_STACK_NAME", "")
@@ -92,7 +92,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     command = [
         sys.executable,
         "-m",
-        "imagepipe.cli",
+        "imagepipe_local.cli",
         "local",
         "--api-port",
         str(api_port),

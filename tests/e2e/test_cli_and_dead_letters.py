@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imagepipe.local.template import Template
+from imagepipe_local.template import Template
 from tests.e2e.conftest import ROOT, RunningStack, local_only
 from tests.integration.test_events import EXPECTED, PIPELINE_EVENTS
 from tests.photos import photo
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, local_only]  # the local endpoint, its queues and
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "imagepipe.cli", *args],
+        [sys.executable, "-m", "imagepipe_local.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -100,7 +100,7 @@ def test_a_poison_job_ends_in_the_dead_letter_queue(stack: RunningStack) -> None
 
 def test_an_ingest_failure_ends_in_the_ingest_dead_letter_queue(stack: RunningStack) -> None:
     # Given a malformed S3 notification that Ingest cannot process (its object has no key)
-    from imagepipe.local.stack import NOTIFICATION_QUEUE
+    from imagepipe_local.stack import NOTIFICATION_QUEUE
 
     event = {
         "Records": [

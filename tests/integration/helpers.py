@@ -12,8 +12,8 @@ import boto3
 from imagepipe.adapters.dynamodb import DynamoImageRepository, DynamoSessionLinkRepository
 from imagepipe.domain import keys
 from imagepipe.domain.model import Image, ImageStatus, SessionLink, Thumbnail, Variant
-from imagepipe.local.invoke import HttpResponse, LocalHttpApi
-from imagepipe.local.template import Template
+from imagepipe_local.invoke import HttpResponse, LocalHttpApi
+from imagepipe_local.template import Template
 
 
 def sha256(data: bytes) -> str:

@@ -11,8 +11,8 @@ import boto3
 import requests
 from PIL import Image as PILImage
 
-from imagepipe.local.invoke import LocalHttpApi
-from imagepipe.local.sources import LocalEventSources
+from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.sources import LocalEventSources
 from tests.integration.helpers import spec
 
 

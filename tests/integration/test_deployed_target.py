@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from imagepipe.local.template import Template
+from imagepipe_local.template import Template
 from tests.e2e.conftest import deployed_stack
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from imagepipe.local.invoke import LocalHttpApi
-from imagepipe.local.template import Template
+from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.template import Template
 from tests.conftest import EVENTS, load_event
 from tests.integration.helpers import seed_processed_image
 

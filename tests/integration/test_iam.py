@@ -1,5 +1,5 @@
 """IAM as AWS would apply it, which moto does not: each function's policy in template.yaml
-grants exactly the calls declared for it (imagepipe/adapters/permissions.py), and a call the
+grants exactly the calls declared for it (local/imagepipe_local/permissions.py), and a call the
 policy or the declarations do not cover is refused while the function runs (local/iam.py)."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from imagepipe.adapters.aws import s3_client
-from imagepipe.adapters.permissions import ADAPTER_CALLS, FUNCTION_CALLS, required_actions
 from imagepipe.adapters.s3 import S3Storage
-from imagepipe.local.iam import Policy, Request, acting_as
-from imagepipe.local.invoke import FunctionRunner, LocalHttpApi
-from imagepipe.local.template import Template
+from imagepipe_local.iam import Policy, Request, acting_as
+from imagepipe_local.invoke import FunctionRunner, LocalHttpApi
+from imagepipe_local.permissions import ADAPTER_CALLS, FUNCTION_CALLS, required_actions
+from imagepipe_local.template import Template
 from tests.conftest import IAM
 from tests.integration.helpers import bucket, presign
 

@@ -9,8 +9,8 @@ import boto3
 import pytest
 import requests
 
-from imagepipe.local.invoke import LocalHttpApi
-from imagepipe.local.template import Template
+from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.template import Template
 from tests.integration.helpers import (
     bucket,
     items,
@@ -81,7 +81,7 @@ def test_unknown_or_impossible_ids_are_404(api: LocalHttpApi, aws: Template, ima
 def test_unknown_route_is_404_with_the_error_shape(api: LocalHttpApi, aws: Template) -> None:
     # API Gateway answers unknown routes itself; the handler must still answer its own shape
     # when it gets a path it has no route for (e.g. a catch-all route).
-    from imagepipe.local.events import http_api_event
+    from imagepipe_local.events import http_api_event
 
     event = http_api_event(route_key="$default", path="/nope")
     response = api.send("ImagesApiFunction", event)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import boto3
 
-from imagepipe.local.invoke import LocalHttpApi
-from imagepipe.local.persistence import restore, snapshot
-from imagepipe.local.template import Template
+from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.persistence import restore, snapshot
+from imagepipe_local.template import Template
 from tests.integration.helpers import bucket, items, object_keys, seed_processed_image
 
 IMAGE = "c" * 32

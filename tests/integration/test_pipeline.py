@@ -11,9 +11,9 @@ import pytest
 import requests
 from PIL import Image as PILImage
 
-from imagepipe.local.invoke import FunctionRunner, LocalHttpApi
-from imagepipe.local.sources import LocalEventSources
-from imagepipe.local.template import Template
+from imagepipe_local.invoke import FunctionRunner, LocalHttpApi
+from imagepipe_local.sources import LocalEventSources
+from imagepipe_local.template import Template
 from tests.integration.helpers import bucket, items, object_keys
 from tests.integration.pipeline import encode, ingest, photo_like, process, queue_depth, upload
 
@@ -220,7 +220,7 @@ def test_a_batch_with_one_poison_message_reports_only_that_one(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources, runner: FunctionRunner
 ) -> None:
     # Given nine ingested images and a poison message, in one SQS batch of ten
-    from imagepipe.local.events import sqs_event
+    from imagepipe_local.events import sqs_event
 
     ids = []
     for n in range(9):
@@ -329,7 +329,7 @@ def test_a_job_retried_after_the_image_was_deleted_removes_what_it_wrote(
 ) -> None:
     # Given a variants job that wrote outputs, then died; the image was deleted meanwhile
     from imagepipe.domain import keys
-    from imagepipe.local.events import sqs_event
+    from imagepipe_local.events import sqs_event
 
     entry = upload(api, encode(photo_like(300, 200)))
     ingest(sources, entry["imageId"])

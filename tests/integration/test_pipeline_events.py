@@ -11,8 +11,8 @@ import pytest
 
 from imagepipe.domain import keys
 from imagepipe.domain.model import Image, ImageStatus
-from imagepipe.local.invoke import FunctionRunner
-from imagepipe.local.template import Template
+from imagepipe_local.invoke import FunctionRunner
+from imagepipe_local.template import Template
 from tests.conftest import load_event
 from tests.integration.helpers import bucket, images_repo
 from tests.integration.pipeline import encode, photo_like

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from imagepipe.domain.model import ImageStatus
-from imagepipe.local.invoke import LocalHttpApi
-from imagepipe.local.template import Template
+from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.template import Template
 from tests.integration.helpers import (
     bucket,
     images_repo,
@@ -334,7 +334,7 @@ def test_unexpected_failure_is_a_500_with_the_request_id_and_no_trace(
     import boto3
 
     boto3.client("dynamodb").delete_table(TableName=aws.physical_name("ImagesTable"))
-    from imagepipe.local.events import http_api_event
+    from imagepipe_local.events import http_api_event
 
     event = http_api_event(
         route_key="POST /uploads",

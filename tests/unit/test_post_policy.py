@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from imagepipe.local.post_policy import check_post
+from imagepipe_local.post_policy import check_post
 
 BUCKET = "bucket"
 DATA = b"\xff\xd8\xff some image bytes"

@@ -23,7 +23,7 @@ def _openapi(args: argparse.Namespace) -> int:
 
 
 def _local(args: argparse.Namespace) -> int:
-    from imagepipe.local.stack import StackConfig, serve
+    from imagepipe_local.stack import StackConfig, serve
 
     config = StackConfig(
         host=args.host,
@@ -37,7 +37,7 @@ def _local(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from imagepipe.local.client import table, upload
+    from imagepipe_local.client import table, upload
 
     outcomes = upload([Path(p) for p in args.files], api=args.api.rstrip("/"), session=args.session)
     print(table(outcomes))
@@ -47,10 +47,10 @@ def _upload(args: argparse.Namespace) -> int:
 def _invoke(args: argparse.Namespace) -> int:
     import json
 
-    from imagepipe.local import iam
-    from imagepipe.local.invoke import FunctionRunner
-    from imagepipe.local.stack import StackConfig, local_environment
-    from imagepipe.local.template import Template
+    from imagepipe_local import iam
+    from imagepipe_local.invoke import FunctionRunner
+    from imagepipe_local.stack import StackConfig, local_environment
+    from imagepipe_local.template import Template
 
     iam.install()  # the function's policy applies, as on AWS
     template = Template.load()

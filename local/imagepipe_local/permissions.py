@@ -3,7 +3,7 @@
 A new AWS call goes here first. Then:
 - tests/test_iam.py fails until each function's policy in template.yaml grants exactly the IAM
   actions of the calls declared for it (no fewer, no more);
-- the local stack and every test that runs a handler (`imagepipe.local.iam`) refuse, as AWS
+- the local stack and every test that runs a handler (`imagepipe_local.iam`) refuse, as AWS
   would, a call the function's policy does not allow on that resource, and report a call made
   from an adapter method this file does not declare for the function, or from outside an adapter.
 

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from imagepipe.local.template import Template
+from imagepipe_local.template import Template
 
 
 def _encode(value: Any) -> Any:

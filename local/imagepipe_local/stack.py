@@ -26,13 +26,13 @@ from urllib.parse import quote
 
 import boto3
 
-from imagepipe.local import iam
-from imagepipe.local.iam import acting_as
-from imagepipe.local.invoke import FunctionRunner
-from imagepipe.local.persistence import restore, snapshot
-from imagepipe.local.post_policy import Refusal, check_post
-from imagepipe.local.sources import LocalEventSources
-from imagepipe.local.template import SqsSource, Template
+from imagepipe_local import iam
+from imagepipe_local.iam import acting_as
+from imagepipe_local.invoke import FunctionRunner
+from imagepipe_local.persistence import restore, snapshot
+from imagepipe_local.post_policy import Refusal, check_post
+from imagepipe_local.sources import LocalEventSources
+from imagepipe_local.template import SqsSource, Template
 
 # Not under "imagepipe": that is the Powertools logger of the handlers.
 log = logging.getLogger("imagepipe-local")
@@ -422,8 +422,8 @@ class LocalStack:
         self.pipeline: Pipeline | None = None
 
     def start(self) -> LocalStack:
-        from imagepipe.local.invoke import LocalHttpApi
-        from imagepipe.local.server import make_server
+        from imagepipe_local.invoke import LocalHttpApi
+        from imagepipe_local.server import make_server
 
         env = local_environment(self.config)
         os.environ.update(env)

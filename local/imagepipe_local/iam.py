@@ -5,7 +5,7 @@ While a handler runs under `FunctionRunner`, every botocore API call and every p
 request is turned into the IAM requests it implies (action, resource ARN, condition keys) and
 evaluated against the function's resolved policy statements. The call is also attributed to the
 adapter method that made it (the outermost `imagepipe.adapters` frame on the stack) and checked
-against `imagepipe.adapters.permissions`: a call from an undeclared method, or from outside the
+against `imagepipe_local.permissions`: a call from an undeclared method, or from outside the
 adapters, is a violation too. Violations are kept (`IamEnforcer.violations`) as well as raised,
 so that code which swallows errors (best-effort labels) still cannot hide one from the tests.
 """
@@ -29,8 +29,9 @@ import botocore.client
 import botocore.signers
 from botocore.exceptions import ClientError
 
-from imagepipe.adapters.permissions import ADAPTER_CALLS, FUNCTION_CALLS
-from imagepipe.local.template import Template
+from imagepipe import adapters
+from imagepipe_local.permissions import ADAPTER_CALLS, FUNCTION_CALLS
+from imagepipe_local.template import Template
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class _Acting:
 _current: contextvars.ContextVar[_Acting | None] = contextvars.ContextVar(
     "imagepipe_function", default=None
 )
-_ADAPTERS = str(Path(__file__).resolve().parents[1] / "adapters")
+_ADAPTERS = str(Path(adapters.__file__).resolve().parent)
 _IDEMPOTENCY = str(Path("aws_lambda_powertools") / "utilities" / "idempotency")
 
 
@@ -225,12 +226,12 @@ class IamEnforcer:
         elif caller not in FUNCTION_CALLS.get(function, {}):
             problems.append(
                 f"{caller} ({service}:{operation}) is not declared for {function} in "
-                "imagepipe/adapters/permissions.py"
+                "local/imagepipe_local/permissions.py"
             )
         elif any(r.action not in ADAPTER_CALLS[caller] for r in requests):
             problems.append(
                 f"{caller} makes {service}:{operation}, which its entry in "
-                "imagepipe/adapters/permissions.py does not declare"
+                "local/imagepipe_local/permissions.py does not declare"
             )
         policy = self.policy(acting.template, function)
         denied = [r for r in requests if not policy.allows(r)]

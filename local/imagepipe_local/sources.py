@@ -11,9 +11,9 @@ from typing import Any
 
 import boto3
 
-from imagepipe.local.events import s3_object_created_event, sqs_event
-from imagepipe.local.invoke import FunctionRunner
-from imagepipe.local.template import SqsSource
+from imagepipe_local.events import s3_object_created_event, sqs_event
+from imagepipe_local.invoke import FunctionRunner
+from imagepipe_local.template import SqsSource
 
 
 @dataclass

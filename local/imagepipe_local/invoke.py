@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagepipe.local.events import http_api_event
-from imagepipe.local.iam import acting_as
-from imagepipe.local.template import Route, Template
+from imagepipe_local.events import http_api_event
+from imagepipe_local.iam import acting_as
+from imagepipe_local.template import Route, Template
 
 Handler = Callable[[Any, Any], Any]
 _ENV_LOCK = threading.RLock()

@@ -9,14 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from imagepipe.local.invoke import LocalHttpApi
+from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.template import PROJECT_ROOT
 
 # Not under "imagepipe": that is the Powertools logger of the handlers.
 log = logging.getLogger("imagepipe-local")
-WEB_ROOT = Path(__file__).parent / "web"
-# Uppy's prebuilt bundle, from the npm registry: `make` installs it at the repository's root
-# (never committed), outside the functions' CodeUri, so that `sam build` never packs it.
-NODE_MODULES = Path(__file__).resolve().parents[3] / "web" / "node_modules"
+# The pages and their npm dependencies (Uppy's prebuilt bundle, installed by `make`, never
+# committed) live in local/web, beside this package and outside the functions' CodeUri.
+WEB_ROOT = PROJECT_ROOT / "local" / "web"
+NODE_MODULES = WEB_ROOT / "node_modules"
 VENDOR = {"/vendor/uppy/": NODE_MODULES / "uppy" / "dist"}
 PAGES = {
     "/": "index.html",

@@ -5,6 +5,7 @@ Tests and the local stack read the template through this module instead of repea
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +15,20 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+def find_project_root() -> Path:
+    """The repository holding template.yaml: $IMAGEPIPE_ROOT if set, else the nearest directory
+    above this package (an editable install) or above the working directory that has one."""
+    if configured := os.environ.get("IMAGEPIPE_ROOT"):
+        return Path(configured).resolve()
+    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        for directory in (start, *start.parents):
+            if (directory / "template.yaml").is_file():
+                return directory
+    raise FileNotFoundError("no template.yaml above this package or the working directory")
+
+
+PROJECT_ROOT = find_project_root()
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
 # Keys of AWS::DynamoDB::Table properties that DynamoDB's CreateTable accepts as they are.
