@@ -22,7 +22,7 @@ SAM_REGION ?= us-east-1
 # current version first (so `python3` is unchanged) and add every other installed one.
 PYENV_ALL := $(shell command -v pyenv >/dev/null 2>&1 && { pyenv version-name 2>/dev/null | tr ':' '\n'; pyenv versions --bare --skip-aliases 2>/dev/null; } | grep -E '^3\.[0-9]+\.[0-9]+$$' | awk '!seen[$$0]++' | paste -sd: -)
 
-.PHONY: help install run test unit lint format openapi bench validate build clean
+.PHONY: help install run test unit pr lint format openapi bench validate build clean chromium
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,8 +35,12 @@ $(STAMP): pyproject.toml
 
 # The demo pages' browser dependencies (Uppy), from the npm registry, never committed.
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	@tools/system-deps npm
 	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
 	@touch $(WEB_STAMP)
+
+chromium:  ## make sure Debian's chromium is there for the browser tests (apt-get as root)
+	@tools/system-deps chromium
 
 install: $(STAMP) $(WEB_STAMP)  ## create .venv, install the package, its dev tools and Uppy
 
@@ -49,11 +53,13 @@ lint: $(STAMP)  ## ruff check, ruff format --check, mypy, cfn-lint
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
-test: lint $(WEB_STAMP)  ## lint, then every test (unit, integration, e2e with a real browser)
+test: lint $(WEB_STAMP) chromium  ## lint, then every test (unit, integration, e2e with a real browser)
 	$(BIN)/pytest
 
 unit: $(STAMP)  ## only the unit tests (no network)
 	$(BIN)/pytest tests/unit
+
+pr: format lint unit  ## before a commit: format, lint (ruff, mypy, cfn-lint), unit tests
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

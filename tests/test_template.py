@@ -3,6 +3,7 @@ packaging must agree with it."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,19 @@ def test_ingest_is_triggered_by_uploads_only_and_dead_letters_after_two_retries(
 def test_only_the_processing_functions_get_the_imaging_layer(template: Template) -> None:
     with_layer = {f for f in template.functions if template.properties(f).get("Layers")}
     assert with_layer == {"IngestFunction", "VariantsFunction", "MetadataFunction"}
+
+
+def test_the_readme_error_table_lists_every_code_of_the_catalogue() -> None:
+    # Given the error catalogue and the README's error table
+    from imagepipe.domain.errors import ErrorCode
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Errors") :].split("\n## ", 1)[0]
+
+    # When the codes its rows name are collected
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    codes_column = [row.split("|")[2] for row in rows]
+    documented = {code for cell in codes_column for code in re.findall(r"`([a-z0-9_]+)`", cell)}
+
+    # Then every code the service can hand out is documented, and nothing else is
+    assert documented == {str(code) for code in ErrorCode}

@@ -8,10 +8,10 @@ import struct
 import pytest
 from PIL import Image
 
+from imagepipe.domain.model import Rendered
 from imagepipe.imaging import (
     VARIANT_SPECS,
     Limits,
-    Rendered,
     load,
     preview_jpeg,
     probe,

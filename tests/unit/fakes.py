@@ -8,17 +8,16 @@ it could not change a DynamoDB item or an S3 object.
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
-import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from imagepipe.domain.errors import ConcurrentModification, InvalidRequest
+from imagepipe.domain.errors import ConcurrentModification
 from imagepipe.domain.images import ImagesDeps
 from imagepipe.domain.model import Image, SessionLink, UploadTarget
+from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
 from imagepipe.domain.similarity import bands
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
 
@@ -168,12 +167,12 @@ class InMemorySessionLinks:
         # Newest first; the image id breaks ties so the order (and the token) is total.
         links.sort(key=_position, reverse=True)
         if token is not None:
-            after = _decode_token(token, tenant, session_id)
+            after = decode_token(token, tenant, session_id)
             links = [link for link in links if _position(link) < after]
         chosen = links[:limit]
         next_token = None
         if len(links) > limit:
-            next_token = _encode_token(tenant, session_id, _position(chosen[-1]))
+            next_token = encode_token(tenant, session_id, _position(chosen[-1]))
         return chosen, next_token
 
     def sessions_of(self, image_id: str) -> list[tuple[str, str]]:
@@ -186,32 +185,8 @@ class InMemorySessionLinks:
             return list(self._links.values())
 
 
-def _position(link: SessionLink) -> tuple[str, str]:
-    return link.linked_at.astimezone(UTC).isoformat(), link.image_id
-
-
-def _encode_token(tenant: str, session_id: str, position: tuple[str, str]) -> str:
-    raw = json.dumps({"k": [tenant, session_id], "t": position[0], "i": position[1]})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str, tenant: str, session_id: str) -> tuple[str, str]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data["k"] != [tenant, session_id]:
-            raise ValueError("token of another listing")
-        linked_at, image_id = data["t"], data["i"]
-        if not isinstance(linked_at, str) or not isinstance(image_id, str):
-            raise TypeError("token fields must be strings")
-        datetime.fromisoformat(linked_at)
-    except (ValueError, TypeError, KeyError, binascii.Error) as error:
-        raise InvalidRequest(
-            "nextToken is not a token returned by this listing",
-            field="nextToken",
-            code="invalid_next_token",
-        ) from error
-    return linked_at, image_id
+def _position(link: SessionLink) -> Cursor:
+    return Cursor(linked_at=sortable_time(link.linked_at), image_id=link.image_id)
 
 
 @dataclass(frozen=True)
@@ -368,6 +343,7 @@ class FakeWorld:
             storage=self.storage,
             clock=self.clock,
             new_id=self.ids,
+            policy=self.policy,
         )
 
     @property

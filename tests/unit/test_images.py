@@ -38,7 +38,7 @@ def a_file(n: int) -> FileRequest:
 
 def upload(world: FakeWorld, session_id: str, n: int, tenant: str = TENANT) -> Image:
     """A requested (pending) image, linked to the session."""
-    (result,) = request_uploads(tenant, session_id, [a_file(n)], world.upload_deps, world.policy)
+    (result,) = request_uploads(tenant, session_id, [a_file(n)], world.upload_deps)
     return result.image
 
 
@@ -232,7 +232,7 @@ def test_delete_image_removes_objects_links_and_record() -> None:
     with pytest.raises(NotFound):
         get_image(TENANT, doomed.image_id, world.images)
     # ... and so is its hash claim: the same bytes make a brand-new image
-    (again,) = request_uploads(TENANT, "s-1", [a_file(0)], world.upload_deps, world.policy)
+    (again,) = request_uploads(TENANT, "s-1", [a_file(0)], world.upload_deps)
     assert again.is_new is True
     assert again.image.image_id != doomed.image_id
 

@@ -35,7 +35,7 @@ def a_file(
 def request_one(
     world: FakeWorld, session_id: str, file: FileRequest, tenant: str = TENANT
 ) -> UploadResult:
-    (result,) = request_uploads(tenant, session_id, [file], world.upload_deps, world.policy)
+    (result,) = request_uploads(tenant, session_id, [file], world.upload_deps)
     return result
 
 
@@ -138,7 +138,7 @@ def test_several_new_files_get_one_image_each_in_request_order() -> None:
     files = [a_file(n) for n in range(3)]
 
     # When they are requested together
-    results = request_uploads(TENANT, "s-1", files, world.upload_deps, world.policy)
+    results = request_uploads(TENANT, "s-1", files, world.upload_deps)
 
     # Then each has its own new image, in the order of the request
     assert [r.image.sha256 for r in results] == [f.sha256 for f in files]
@@ -155,9 +155,7 @@ def test_the_same_file_twice_in_one_request_is_one_image() -> None:
     world = FakeWorld()
 
     # When it is made
-    first, second = request_uploads(
-        TENANT, "s-1", [a_file(7), a_file(7)], world.upload_deps, world.policy
-    )
+    first, second = request_uploads(TENANT, "s-1", [a_file(7), a_file(7)], world.upload_deps)
 
     # Then the second is the first's (still pending) image with an upload of its own
     assert first.is_new is True

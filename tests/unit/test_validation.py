@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from imagepipe.domain.errors import InvalidRequest, NotFound
-from imagepipe.domain.model import ALLOWED_CONTENT_TYPES, FileRequest
+from imagepipe.domain.model import FileRequest
 from imagepipe.domain.uploads import request_uploads
 from imagepipe.domain.validation import (
+    ALLOWED_CONTENT_TYPES,
     MAX_FILENAME_LENGTH,
     validate_file,
     validate_files,
@@ -191,7 +192,7 @@ def test_request_uploads_rejects_bad_input_and_creates_nothing(
 
     # When a bad request comes in
     with pytest.raises(InvalidRequest) as caught:
-        request_uploads(TENANT, session_id, files, world.upload_deps, world.policy)
+        request_uploads(TENANT, session_id, files, world.upload_deps)
 
     # Then it is rejected with its code and nothing at all was created, linked or presigned
     assert caught.value.code == code
@@ -208,7 +209,7 @@ def test_one_bad_file_among_good_ones_creates_nothing_at_all() -> None:
 
     # When they are requested together
     with pytest.raises(InvalidRequest) as caught:
-        request_uploads(TENANT, "s-1", files, world.upload_deps, world.policy)
+        request_uploads(TENANT, "s-1", files, world.upload_deps)
 
     # Then the bad one is named, and the good ones were not created either
     assert caught.value.field == "files[4].contentType"

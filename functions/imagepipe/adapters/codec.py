@@ -1,12 +1,11 @@
-"""The ImageCodec port on top of imagepipe.imaging (Pillow). Maps imaging errors to the
-domain's InvalidImage, so the domain never sees PIL."""
+"""The ImageCodec port on top of imagepipe.imaging (Pillow). Imaging raises the domain's
+InvalidImage and returns the domain's Rendered, so the domain never sees PIL."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from imagepipe import imaging
-from imagepipe.domain.errors import InvalidImage
 from imagepipe.domain.model import Inspection, Rendered
 
 # The thumbnail needs 150 px on both sides: the JPEG draft keeps at least that many columns
@@ -29,14 +28,10 @@ class PillowCodec:
         self._workers = workers
 
     def prepare(self, data: bytes) -> tuple[Inspection, Rendered]:
-        try:
-            probe = imaging.probe(data, self._limits)
-            image = imaging.load(
-                data, self._limits, target_width=_THUMBNAIL_SIDE, target_height=_THUMBNAIL_SIDE
-            )
-            thumb = imaging.thumbnail(image)
-        except imaging.ImagingError as error:
-            raise InvalidImage(error.message, code=error.code) from error
+        probe = imaging.probe(data, self._limits)
+        image = imaging.load(
+            data, self._limits, target_width=_THUMBNAIL_SIDE, target_height=_THUMBNAIL_SIDE
+        )
         inspection = Inspection(
             format=probe.format,
             ext=probe.ext,
@@ -45,39 +40,18 @@ class PillowCodec:
             height=probe.height,
             frames=probe.frames,
         )
-        return inspection, _rendered(thumb)
+        return inspection, imaging.thumbnail(image)
 
     def variants(self, data: bytes) -> list[Rendered]:
-        try:
-            largest = imaging.VARIANT_SPECS[-1][1]
-            image = imaging.load(data, self._limits, target_width=largest)
-            outputs = imaging.variants(image, avif_speed=self._avif_speed, workers=self._workers)
-        except imaging.ImagingError as error:
-            raise InvalidImage(error.message, code=error.code) from error
-        return [_rendered(output) for output in outputs]
+        largest = imaging.VARIANT_SPECS[-1][1]
+        image = imaging.load(data, self._limits, target_width=largest)
+        return imaging.variants(image, avif_speed=self._avif_speed, workers=self._workers)
 
     def analyze(self, data: bytes) -> dict[str, Any]:
-        try:
-            probe = imaging.probe(data, self._limits)
-            image = imaging.load(data, self._limits, target_width=_PREVIEW_WIDTH)
-            return imaging.analyze(data, image, probe)
-        except imaging.ImagingError as error:
-            raise InvalidImage(error.message, code=error.code) from error
+        probe = imaging.probe(data, self._limits)
+        image = imaging.load(data, self._limits, target_width=_PREVIEW_WIDTH)
+        return imaging.analyze(data, image, probe)
 
     def preview(self, data: bytes) -> bytes:
-        try:
-            image = imaging.load(data, self._limits, target_width=_PREVIEW_WIDTH)
-            return imaging.preview_jpeg(image, _PREVIEW_WIDTH)
-        except imaging.ImagingError as error:
-            raise InvalidImage(error.message, code=error.code) from error
-
-
-def _rendered(output: imaging.Rendered) -> Rendered:
-    return Rendered(
-        name=output.name,
-        format=output.format,
-        width=output.width,
-        height=output.height,
-        data=output.data,
-        content_type=output.content_type,
-    )
+        image = imaging.load(data, self._limits, target_width=_PREVIEW_WIDTH)
+        return imaging.preview_jpeg(image, _PREVIEW_WIDTH)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hashlib
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
+from imagepipe.adapters.mapping import (
+    image_to_record,
+    link_to_record,
+    record_to_image,
+    record_to_link,
+)
 from imagepipe.adapters.records import (
     HashClaim,
     ImageRecord,
     PhashBand,
     SessionLinkRecord,
-    VariantAttribute,
     band_key,
     band_pk,
     bind,
@@ -26,8 +25,9 @@ from imagepipe.adapters.records import (
     image_pk,
     session_key,
 )
-from imagepipe.domain.errors import ConcurrentModification, InvalidRequest
-from imagepipe.domain.model import Image, ImageStatus, SessionLink, Thumbnail, Variant
+from imagepipe.domain.errors import ConcurrentModification
+from imagepipe.domain.model import Image, SessionLink
+from imagepipe.domain.pagination import Cursor, decode_token, encode_token
 from imagepipe.domain.similarity import BAND_WIDTHS, bands
 
 # BatchGetItem takes at most 100 keys per call.
@@ -46,7 +46,7 @@ class DynamoImageRepository:
 
     def get(self, image_id: str) -> Image | None:
         try:
-            return _to_image(self._records.get(image_pk(image_id), consistent_read=True))
+            return record_to_image(self._records.get(image_pk(image_id), consistent_read=True))
         except DoesNotExist:
             return None
 
@@ -56,7 +56,7 @@ class DynamoImageRepository:
         for start in range(0, len(unique), _BATCH_GET):
             keys = [image_pk(i) for i in unique[start : start + _BATCH_GET]]
             for record in self._records.batch_get(keys, consistent_read=True):
-                found[record.image_id] = _to_image(record)
+                found[record.image_id] = record_to_image(record)
         return found
 
     def find_by_hash(self, tenant: str, sha256: str) -> Image | None:
@@ -73,7 +73,7 @@ class DynamoImageRepository:
 
     def create(self, image: Image) -> tuple[Image, bool]:
         # The record goes first: whoever reads a claim can always follow it to a record.
-        record = _to_record(self._records, image)
+        record = image_to_record(self._records, image)
         record.save(condition=self._records.pk.does_not_exist())
         claim = self._claims(
             claim_pk(image.tenant, image.sha256),
@@ -95,17 +95,17 @@ class DynamoImageRepository:
                     "the image owning this hash was just deleted"
                 ) from error
             return winner, False
-        return _to_image(record), True
+        return record_to_image(record), True
 
     def save(self, image: Image) -> Image:
-        record = _to_record(self._records, image)
+        record = image_to_record(self._records, image)
         try:
             record.save()  # the VersionAttribute makes this conditional on the version read
         except PutError as error:
             if _conditional_failure(error):
                 raise ConcurrentModification(f"image {image.image_id} changed meanwhile") from error
             raise
-        return _to_image(record)
+        return record_to_image(record)
 
     def index_phash(self, image: Image, phash: str) -> None:
         with self._bands.batch_write() as batch:
@@ -149,113 +149,12 @@ class DynamoImageRepository:
                 raise
 
 
-def _to_record(model: type[ImageRecord], image: Image) -> ImageRecord:
-    record = model(
-        image_pk(image.image_id),
-        image_id=image.image_id,
-        tenant=image.tenant,
-        sha256=image.sha256,
-        filename=image.filename,
-        content_type=image.content_type,
-        size=image.size,
-        status=image.status.value,
-        created_at=image.created_at,
-        updated_at=image.updated_at,
-        key_date=image.key_date,
-        uploaded_at=image.uploaded_at,
-        processed_at=image.processed_at,
-        error_code=image.error_code,
-        error_message=image.error_message,
-        width=image.width,
-        height=image.height,
-        format=image.format,
-        original_key=image.original_key,
-        variants=[
-            VariantAttribute(
-                name=v.name, format=v.format, width=v.width, height=v.height, size=v.size, key=v.key
-            )
-            for v in image.variants
-        ]
-        or None,
-        metadata=image.metadata or None,
-        expires_at=image.expires_at,
-        jobs_sent_at=image.jobs_sent_at,
-        variants_done=image.variants_done,
-        metadata_done=image.metadata_done,
-        phash=image.phash,
-    )
-    if image.thumbnail is not None:
-        record.thumbnail_key = image.thumbnail.key
-        record.thumbnail_width = image.thumbnail.width
-        record.thumbnail_height = image.thumbnail.height
-        record.thumbnail_data = image.thumbnail.data
-    if image.version is not None:
-        record.version = image.version
-    return record
-
-
-def _to_image(record: ImageRecord) -> Image:
-    thumbnail = None
-    if record.thumbnail_key:
-        thumbnail = Thumbnail(
-            key=record.thumbnail_key,
-            width=int(record.thumbnail_width or 0),
-            height=int(record.thumbnail_height or 0),
-            data=record.thumbnail_data,
-        )
-    return Image(
-        image_id=record.image_id,
-        tenant=record.tenant,
-        sha256=record.sha256,
-        filename=record.filename,
-        content_type=record.content_type,
-        size=int(record.size),
-        status=ImageStatus(record.status),
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        key_date=record.key_date,
-        version=int(record.version) if record.version is not None else None,
-        uploaded_at=record.uploaded_at,
-        processed_at=record.processed_at,
-        error_code=record.error_code,
-        error_message=record.error_message,
-        width=int(record.width) if record.width is not None else None,
-        height=int(record.height) if record.height is not None else None,
-        format=record.format,
-        original_key=record.original_key,
-        thumbnail=thumbnail,
-        variants=[
-            Variant(
-                name=v.name,
-                format=v.format,
-                width=int(v.width),
-                height=int(v.height),
-                size=int(v.size),
-                key=v.key,
-            )
-            for v in record.variants or []
-        ],
-        metadata=dict(record.metadata or {}),
-        expires_at=record.expires_at,
-        jobs_sent_at=record.jobs_sent_at,
-        variants_done=bool(record.variants_done),
-        metadata_done=bool(record.metadata_done),
-        phash=record.phash,
-    )
-
-
 class DynamoSessionLinkRepository:
     def __init__(self, table_name: str, region: str) -> None:
         self._links = bind(SessionLinkRecord, table_name, region)
 
     def link(self, link: SessionLink) -> bool:
-        record = self._links(
-            session_key(link.tenant, link.session_id),
-            link.image_id,
-            linked_at=_iso(link.linked_at),
-            tenant=link.tenant,
-            session_id=link.session_id,
-        )
+        record = link_to_record(self._links, link)
         try:
             record.save(condition=self._links.session_key.does_not_exist())
         except PutError as error:
@@ -279,7 +178,14 @@ class DynamoSessionLinkRepository:
         self, tenant: str, session_id: str, *, limit: int, token: str | None
     ) -> tuple[list[SessionLink], str | None]:
         key = session_key(tenant, session_id)
-        start = _decode_token(token, key) if token else None
+        start = None
+        if token:
+            cursor = decode_token(token, tenant, session_id)
+            start = {
+                "sessionKey": {"S": key},
+                "imageId": {"S": cursor.image_id},
+                "linkedAt": {"S": cursor.linked_at},
+            }
         # One more than asked: if it exists there is a next page, and the token points at the
         # last item returned (never a token leading to an empty page).
         results = self._links.by_linked_at.query(
@@ -291,19 +197,12 @@ class DynamoSessionLinkRepository:
             consistent_read=True,
         )
         records = list(results)
-        links = [
-            SessionLink(
-                tenant=r.tenant,
-                session_id=r.session_id,
-                image_id=r.image_id,
-                linked_at=datetime.fromisoformat(r.linked_at),
-            )
-            for r in records[:limit]
-        ]
+        links = [record_to_link(record) for record in records[:limit]]
         next_token = None
         if len(records) > limit:
             last = records[limit - 1]
-            next_token = _encode_token(key, last.image_id, last.linked_at)
+            cursor = Cursor(linked_at=last.linked_at, image_id=last.image_id)
+            next_token = encode_token(tenant, session_id, cursor)
         return links, next_token
 
     def sessions_of(self, image_id: str) -> list[tuple[str, str]]:
@@ -312,38 +211,3 @@ class DynamoSessionLinkRepository:
             tenant, _, session_id = record.session_key.rpartition("#")
             pairs.append((tenant, session_id))
         return pairs
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _session_digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def _encode_token(key: str, image_id: str, linked_at: str) -> str:
-    # The session's digest ties the token to its listing: replayed on another session it is
-    # refused instead of silently skipping items.
-    data = {"s": _session_digest(key), "i": image_id, "t": linked_at}
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str, key: str) -> dict[str, dict[str, Any]]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        image_id, linked_at = data["i"], data["t"]
-        if not isinstance(image_id, str) or not isinstance(linked_at, str):
-            raise TypeError("token fields must be strings")
-        if data["s"] != _session_digest(key):
-            raise ValueError("token of another listing")
-        datetime.fromisoformat(linked_at)
-    except (ValueError, TypeError, KeyError, binascii.Error) as error:
-        raise InvalidRequest(
-            "nextToken is not a token returned by this listing",
-            field="nextToken",
-            code="invalid_next_token",
-        ) from error
-    return {"sessionKey": {"S": key}, "imageId": {"S": image_id}, "linkedAt": {"S": linked_at}}

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Request
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagepipe import __version__
 from imagepipe.api.errors import install_error_handlers
 from imagepipe.domain.model import PUBLIC_TENANT
+from imagepipe.observability import logger, metrics, tracer
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 API_TITLE = "imagepipe"
 
@@ -21,6 +28,19 @@ def create_app(*routers: APIGatewayHttpRouter) -> APIGatewayHttpResolver:
     for router in routers:
         app.include_router(router)
     return app
+
+
+def lambda_handler(app: APIGatewayHttpResolver) -> Handler:
+    """The Lambda handler of an API function: the resolver, with the request id as correlation
+    id in every log line, a trace segment and the metrics flushed."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler
 
 
 def openapi_json(*routers: APIGatewayHttpRouter) -> str:

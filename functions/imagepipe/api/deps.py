@@ -1,10 +1,10 @@
-"""Production wiring of the ports, built once per warm container from the function's settings.
-Tests swap these with `app.dependency_overrides` or by clearing the caches under moto."""
+"""Production wiring of the API functions' ports, built once per warm container from the
+function's settings. Tests swap these with `app.dependency_overrides` or by clearing the caches
+under moto."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import cache, partial
 
 from imagepipe.adapters.aws import new_image_id, s3_client, utc_now
 from imagepipe.adapters.dynamodb import DynamoImageRepository, DynamoSessionLinkRepository
@@ -14,46 +14,33 @@ from imagepipe.domain.uploads import UploadDeps, UploadPolicy
 from imagepipe.settings import ImagesApiSettings, PresignUploadSettings
 
 
-@dataclass(frozen=True)
-class UploadService:
-    deps: UploadDeps
-    policy: UploadPolicy
-
-
-@dataclass(frozen=True)
-class ImagesService:
-    deps: ImagesDeps
-    url_expiry_seconds: int
-
-
-@lru_cache(maxsize=1)
-def upload_service() -> UploadService:
+@cache
+def upload_deps() -> UploadDeps:
     settings = PresignUploadSettings.from_env()
-    deps = UploadDeps(
+    return UploadDeps(
         images=DynamoImageRepository(settings.images_table, settings.region),
         links=DynamoSessionLinkRepository(settings.session_images_table, settings.region),
         storage=S3Storage(settings.images_bucket, partial(s3_client, settings.region)),
         clock=utc_now,
         new_id=new_image_id,
+        policy=UploadPolicy(
+            max_upload_bytes=settings.max_upload_bytes,
+            expiry_seconds=settings.presign_expiry_seconds,
+        ),
     )
-    policy = UploadPolicy(
-        max_upload_bytes=settings.max_upload_bytes,
-        expiry_seconds=settings.presign_expiry_seconds,
-    )
-    return UploadService(deps=deps, policy=policy)
 
 
-@lru_cache(maxsize=1)
-def images_service() -> ImagesService:
+@cache
+def images_deps() -> ImagesDeps:
     settings = ImagesApiSettings.from_env()
-    deps = ImagesDeps(
+    return ImagesDeps(
         images=DynamoImageRepository(settings.images_table, settings.region),
         links=DynamoSessionLinkRepository(settings.session_images_table, settings.region),
         storage=S3Storage(settings.images_bucket, partial(s3_client, settings.region)),
+        url_expiry_seconds=settings.url_expiry_seconds,
     )
-    return ImagesService(deps=deps, url_expiry_seconds=settings.url_expiry_seconds)
 
 
 def reset() -> None:
-    upload_service.cache_clear()
-    images_service.cache_clear()
+    upload_deps.cache_clear()
+    images_deps.cache_clear()

@@ -11,24 +11,31 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from imagepipe.api.schemas import ErrorBody, ErrorOut
-from imagepipe.domain.errors import ConcurrentModification, DomainError, InvalidRequest, NotFound
+from imagepipe.domain.errors import (
+    ConcurrentModification,
+    DomainError,
+    ErrorCode,
+    InvalidRequest,
+    NotFound,
+)
+from imagepipe.domain.validation import MAX_FILES_PER_REQUEST
 from imagepipe.observability import logger
 
 # Field name (last element of a pydantic error location) -> our machine-readable code.
 _FIELD_CODES = {
-    "sha256": "invalid_sha256",
-    "contentType": "unsupported_content_type",
-    "size": "invalid_size",
-    "filename": "invalid_filename",
-    "sessionId": "invalid_session_id",
-    "limit": "invalid_limit",
-    "nextToken": "invalid_next_token",
+    "sha256": ErrorCode.INVALID_SHA256,
+    "contentType": ErrorCode.UNSUPPORTED_CONTENT_TYPE,
+    "size": ErrorCode.INVALID_SIZE,
+    "filename": ErrorCode.INVALID_FILENAME,
+    "sessionId": ErrorCode.INVALID_SESSION_ID,
+    "limit": ErrorCode.INVALID_LIMIT,
+    "nextToken": ErrorCode.INVALID_NEXT_TOKEN,
 }
 
 
 def error_response(
     status: HTTPStatus,
-    code: str,
+    code: ErrorCode,
     message: str,
     *,
     field: str | None = None,
@@ -53,7 +60,7 @@ def field_path(location: Sequence[Any]) -> str:
     return path or str(location[0]) if location else ""
 
 
-def validation_error_code(error: dict[str, Any]) -> tuple[str, str, str]:
+def validation_error_code(error: dict[str, Any]) -> tuple[ErrorCode, str, str]:
     """The (code, message, field) for the first pydantic error of a request."""
     location = tuple(error.get("loc", ()))
     kind = error.get("type", "")
@@ -61,16 +68,20 @@ def validation_error_code(error: dict[str, Any]) -> tuple[str, str, str]:
     names = [part for part in location if isinstance(part, str)]
     name = names[-1] if names else ""
     if kind == "json_invalid":
-        return "malformed_json", "the request body is not valid JSON", "body"
+        return ErrorCode.MALFORMED_JSON, "the request body is not valid JSON", "body"
     if len(location) <= 1 and location[:1] == ("body",):
-        return "invalid_body", "the request body must be a JSON object", "body"
+        return ErrorCode.INVALID_BODY, "the request body must be a JSON object", "body"
     if name == "files" and kind == "too_long":
-        return "too_many_files", "files lists more than 10 files", field
+        return (
+            ErrorCode.TOO_MANY_FILES,
+            f"files lists more than {MAX_FILES_PER_REQUEST} files",
+            field,
+        )
     if name == "files" and kind == "too_short":
-        return "no_files", "files must list 1 to 10 files", field
+        return ErrorCode.NO_FILES, f"files must list 1 to {MAX_FILES_PER_REQUEST} files", field
     if kind == "missing":
-        return "missing_field", f"{field} is required", field
-    code = _FIELD_CODES.get(name, "invalid_request")
+        return ErrorCode.MISSING_FIELD, f"{field} is required", field
+    code = _FIELD_CODES.get(name, ErrorCode.INVALID_REQUEST)
     return code, f"{field}: {error.get('msg', 'is invalid')}", field
 
 
@@ -127,7 +138,7 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
         event = app.current_event
         return error_response(
             HTTPStatus.NOT_FOUND,
-            "route_not_found",
+            ErrorCode.ROUTE_NOT_FOUND,
             f"no route for {event.http_method} {event.path}",
             request_id=request_id(),
         )
@@ -138,7 +149,7 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
         logger.exception("unhandled error")
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode.INTERNAL_ERROR,
             "internal error; quote the requestId when reporting it",
             request_id=request_id(),
         )

@@ -10,10 +10,12 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from imagepipe.api.app import current_tenant
-from imagepipe.api.deps import ImagesService, images_service
+from imagepipe.api.deps import images_deps
 from imagepipe.api.schemas import ErrorBody, ImageDetail, ImageListResponse
 from imagepipe.api.views import image_detail, image_summary
 from imagepipe.domain import images as domain
+from imagepipe.domain.images import ImagesDeps
+from imagepipe.domain.validation import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SESSION_ID_PATTERN
 from imagepipe.observability import logger, metrics
 
 router = APIGatewayHttpRouter()
@@ -23,7 +25,7 @@ _NOT_FOUND = {404: {"description": "Unknown image (or another tenant's)", "conte
 _BAD_REQUEST = {400: {"description": "Invalid request", "content": _JSON_ERROR}}
 
 ImageId = Annotated[str, Path(description="The imageId returned by POST /uploads")]
-SessionId = Annotated[str, Path(description="The session id", pattern=r"^[A-Za-z0-9._:\-]{1,128}$")]
+SessionId = Annotated[str, Path(description="The session id", pattern=SESSION_ID_PATTERN.pattern)]
 
 
 @router.get(
@@ -34,12 +36,12 @@ SessionId = Annotated[str, Path(description="The session id", pattern=r"^[A-Za-z
 )
 def get_image(
     imageId: ImageId,  # noqa: N803 - the path parameter's name is part of the API
-    service: Annotated[ImagesService, Depends(images_service)],
+    deps: Annotated[ImagesDeps, Depends(images_deps)],
     tenant: Annotated[str, Depends(current_tenant)],
 ) -> ImageDetail:
-    image = domain.get_image(tenant, imageId, service.deps.images)
-    similar = domain.similar_images(tenant, image, service.deps.images)
-    return image_detail(image, service.deps.storage, service.url_expiry_seconds, similar)
+    image = domain.get_image(tenant, imageId, deps.images)
+    similar = domain.similar_images(tenant, image, deps.images)
+    return image_detail(image, deps.storage, deps.url_expiry_seconds, similar)
 
 
 @router.delete(
@@ -50,10 +52,10 @@ def get_image(
 )
 def delete_image(
     imageId: ImageId,  # noqa: N803
-    service: Annotated[ImagesService, Depends(images_service)],
+    deps: Annotated[ImagesDeps, Depends(images_deps)],
     tenant: Annotated[str, Depends(current_tenant)],
 ) -> Response[None]:
-    domain.delete_image(tenant, imageId, service.deps)
+    domain.delete_image(tenant, imageId, deps)
     metrics.add_metric(name="ImagesDeleted", unit=MetricUnit.Count, value=1)
     logger.info("image deleted", extra={"tenant": tenant, "image_id": imageId})
     return Response(status_code=204)
@@ -67,13 +69,13 @@ def delete_image(
 )
 def list_session_images(
     sessionId: SessionId,  # noqa: N803
-    service: Annotated[ImagesService, Depends(images_service)],
+    deps: Annotated[ImagesDeps, Depends(images_deps)],
     tenant: Annotated[str, Depends(current_tenant)],
-    limit: Annotated[int, Query(ge=1, le=domain.MAX_PAGE_SIZE)] = domain.DEFAULT_PAGE_SIZE,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     nextToken: Annotated[str | None, Query(description="From the previous page")] = None,  # noqa: N803
 ) -> ImageListResponse:
-    page = domain.list_session_images(tenant, sessionId, service.deps, limit=limit, token=nextToken)
-    storage, expiry = service.deps.storage, service.url_expiry_seconds
+    page = domain.list_session_images(tenant, sessionId, deps, limit=limit, token=nextToken)
+    storage, expiry = deps.storage, deps.url_expiry_seconds
     return ImageListResponse(
         images=[image_summary(image, storage, expiry) for image in page.images],
         next_token=page.next_token,
@@ -89,10 +91,10 @@ def list_session_images(
 def unlink_session_image(
     sessionId: SessionId,  # noqa: N803
     imageId: ImageId,  # noqa: N803
-    service: Annotated[ImagesService, Depends(images_service)],
+    deps: Annotated[ImagesDeps, Depends(images_deps)],
     tenant: Annotated[str, Depends(current_tenant)],
 ) -> Response[None]:
-    domain.unlink_image(tenant, sessionId, imageId, service.deps)
+    domain.unlink_image(tenant, sessionId, imageId, deps)
     logger.info(
         "image unlinked", extra={"tenant": tenant, "session_id": sessionId, "image_id": imageId}
     )

@@ -6,11 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
-from imagepipe.domain.model import ALLOWED_CONTENT_TYPES, MAX_FILES_PER_REQUEST
-from imagepipe.domain.validation import MAX_FILENAME_LENGTH
+from imagepipe.domain.errors import IMAGE_ERRORS, ErrorCode
+from imagepipe.domain.validation import (
+    ALLOWED_CONTENT_TYPES,
+    MAX_FILENAME_LENGTH,
+    MAX_FILES_PER_REQUEST,
+    SESSION_ID_PATTERN,
+    SHA256_PATTERN,
+)
+
+_IMAGE_ERROR_CODES: list[JsonValue] = [str(code) for code in sorted(IMAGE_ERRORS)]
 
 
 def _lower(value: Any) -> Any:
@@ -35,7 +43,7 @@ class FileSpec(_Camel):
     sha256: Annotated[
         str,
         BeforeValidator(_lower),
-        Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the bytes, hex."),
+        Field(pattern=SHA256_PATTERN.pattern, description="SHA-256 of the bytes, hex."),
     ]
 
 
@@ -46,7 +54,7 @@ class CreateUploadsRequest(_Camel):
             default=None,
             description="The session (conversation) to link the images to; the X-Session-Id "
             "header is used when absent.",
-            pattern=r"^[A-Za-z0-9._:\-]{1,128}$",
+            pattern=SESSION_ID_PATTERN.pattern,
         ),
     ] = None
     files: Annotated[list[FileSpec], Field(min_length=1, max_length=MAX_FILES_PER_REQUEST)]
@@ -96,12 +104,15 @@ class VariantOut(_Camel):
 
 
 class ImageErrorOut(_Camel):
-    code: str
+    code: str = Field(
+        description="Why the image failed.",
+        json_schema_extra={"enum": _IMAGE_ERROR_CODES},
+    )
     message: str | None
 
 
 class ErrorOut(_Camel):
-    code: str = Field(description="Stable machine-readable code, e.g. invalid_sha256.")
+    code: ErrorCode = Field(description="Stable machine-readable code, e.g. invalid_sha256.")
     message: str
     field: str | None = Field(default=None, description="The offending field, when there is one.")
     request_id: str | None = Field(default=None, description="Quote it when reporting a 500.")

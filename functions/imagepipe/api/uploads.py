@@ -10,11 +10,11 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from imagepipe.api.app import current_tenant
-from imagepipe.api.deps import UploadService, upload_service
+from imagepipe.api.deps import upload_deps
 from imagepipe.api.schemas import CreateUploadsRequest, CreateUploadsResponse, ErrorBody
 from imagepipe.api.views import upload_out
 from imagepipe.domain.model import FileRequest
-from imagepipe.domain.uploads import request_uploads
+from imagepipe.domain.uploads import UploadDeps, request_uploads
 from imagepipe.observability import logger, metrics
 
 router = APIGatewayHttpRouter()
@@ -38,7 +38,7 @@ _ERRORS = {
 )
 def create_uploads(
     body: Annotated[CreateUploadsRequest, Body()],
-    service: Annotated[UploadService, Depends(upload_service)],
+    deps: Annotated[UploadDeps, Depends(upload_deps)],
     tenant: Annotated[str, Depends(current_tenant)],
     x_session_id: Annotated[
         str | None, Header(description="Session id when the body has none")
@@ -48,9 +48,7 @@ def create_uploads(
         FileRequest(filename=f.filename, content_type=f.content_type, size=f.size, sha256=f.sha256)
         for f in body.files
     ]
-    results = request_uploads(
-        tenant, body.session_id or x_session_id, files, service.deps, service.policy
-    )
+    results = request_uploads(tenant, body.session_id or x_session_id, files, deps)
     duplicates = sum(1 for r in results if not r.is_new)
     metrics.add_metric(name="UploadsRequested", unit=MetricUnit.Count, value=len(results))
     metrics.add_metric(name="DuplicateUploads", unit=MetricUnit.Count, value=duplicates)

@@ -1,12 +1,62 @@
-"""Domain errors. Each carries a stable machine-readable code that the API returns as is."""
+"""The error catalogue: every machine-readable code the service hands out, and the domain's
+exceptions that carry them. The API's error responses and a failed image's `error.code` both
+come from here (the README's error table lists them all; tests/test_template.py checks it)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # A bad request: 400, with the offending `field` where there is one.
+    MALFORMED_JSON = "malformed_json"
+    INVALID_BODY = "invalid_body"
+    MISSING_FIELD = "missing_field"
+    INVALID_REQUEST = "invalid_request"
+    NO_FILES = "no_files"
+    TOO_MANY_FILES = "too_many_files"
+    MISSING_SESSION_ID = "missing_session_id"
+    INVALID_SESSION_ID = "invalid_session_id"
+    INVALID_SHA256 = "invalid_sha256"
+    UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
+    INVALID_SIZE = "invalid_size"
+    FILE_TOO_LARGE = "file_too_large"
+    INVALID_FILENAME = "invalid_filename"
+    INVALID_LIMIT = "invalid_limit"
+    INVALID_NEXT_TOKEN = "invalid_next_token"  # noqa: S105 - a code, not a secret
+    # Nothing there (404), a record that kept changing (409), anything unexpected (500).
+    NOT_FOUND = "not_found"
+    ROUTE_NOT_FOUND = "route_not_found"
+    CONCURRENT_MODIFICATION = "concurrent_modification"
+    INTERNAL_ERROR = "internal_error"
+    # Not HTTP errors: why an image ended `failed`.
+    SIZE_MISMATCH = "size_mismatch"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    TOO_MANY_FRAMES = "too_many_frames"
+    CORRUPT_IMAGE = "corrupt_image"
+
+
+# The codes a failed image's record can carry.
+IMAGE_ERRORS: frozenset[ErrorCode] = frozenset(
+    {
+        ErrorCode.SIZE_MISMATCH,
+        ErrorCode.CHECKSUM_MISMATCH,
+        ErrorCode.UNSUPPORTED_FORMAT,
+        ErrorCode.TOO_MANY_PIXELS,
+        ErrorCode.TOO_MANY_FRAMES,
+        ErrorCode.CORRUPT_IMAGE,
+    }
+)
+
 
 class DomainError(Exception):
-    code = "domain_error"
+    code = ErrorCode.INVALID_REQUEST
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, code: ErrorCode | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -15,21 +65,20 @@ class DomainError(Exception):
 
 
 class InvalidRequest(DomainError):
-    code = "invalid_request"
+    code = ErrorCode.INVALID_REQUEST
 
 
 class NotFound(DomainError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class InvalidImage(DomainError):
-    """The bytes are not an acceptable image: unsupported_format, too_many_pixels,
-    too_many_frames, corrupt_image."""
+    """The bytes are not an acceptable image; `code` is one of IMAGE_ERRORS."""
 
-    code = "invalid_image"
+    code = ErrorCode.CORRUPT_IMAGE
 
 
 class ConcurrentModification(DomainError):
     """The record changed between read and write (optimistic lock lost)."""
 
-    code = "concurrent_modification"
+    code = ErrorCode.CONCURRENT_MODIFICATION

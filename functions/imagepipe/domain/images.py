@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from imagepipe.domain import keys
-from imagepipe.domain.errors import ConcurrentModification, NotFound
+from imagepipe.domain.errors import NotFound
+from imagepipe.domain.locking import update_image
 from imagepipe.domain.model import Image, ImageStatus, Page
 from imagepipe.domain.ports import ImageRepository, ObjectStorage, SessionLinkRepository
 from imagepipe.domain.similarity import MAX_DISTANCE, hamming
 from imagepipe.domain.validation import validate_image_id, validate_session_id
-
-MAX_ATTEMPTS = 5
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -21,6 +18,8 @@ class ImagesDeps:
     images: ImageRepository
     links: SessionLinkRepository
     storage: ObjectStorage
+    # How long the presigned GET URLs of a read stay valid.
+    url_expiry_seconds: int = 3600
 
 
 def get_image(tenant: str, image_id: str, images: ImageRepository) -> Image:
@@ -107,16 +106,18 @@ def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
 
 def _mark_deleting(image: Image, images: ImageRepository) -> Image:
     """From here on, a worker that saves after us fails on the version and removes what it
-    wrote; one that saved before us wrote objects that the sweep below finds."""
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return images.save(replace(image, status=ImageStatus.DELETING))
-        except ConcurrentModification:
-            current = images.get(image.image_id)
-            if current is None:
-                raise NotFound(f"image {image.image_id!r} not found", field="imageId") from None
-            image = current
-    raise ConcurrentModification(f"image {image.image_id} kept changing; retry the delete")
+    wrote; one that saved before us wrote objects that the sweep below finds. A record already
+    `deleting` is saved again all the same: its version moves, so a racing worker still loses."""
+    deleting = update_image(
+        images,
+        image.image_id,
+        lambda current: replace(current, status=ImageStatus.DELETING),
+        first=image,
+        deleting_ok=True,
+    )
+    if deleting is None:
+        raise NotFound(f"image {image.image_id!r} not found", field="imageId")
+    return deleting
 
 
 def _unlink_everywhere(image_id: str, deps: ImagesDeps) -> None:

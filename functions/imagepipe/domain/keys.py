@@ -36,3 +36,8 @@ def thumbnail_key(date: str, image_id: str) -> str:
 
 def variant_key(date: str, image_id: str, name: str, fmt: str) -> str:
     return f"{variants_prefix(date, image_id)}{name}.{fmt}"
+
+
+# An object never changes under its key (a new upload gets a new image id): caches may keep
+# every object for a year.
+IMMUTABLE = "public, max-age=31536000, immutable"

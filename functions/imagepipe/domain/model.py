@@ -1,31 +1,12 @@
-"""Domain types of imagepipe: images, statuses, session links, upload targets."""
+"""Domain types of imagepipe: images, statuses, session links, upload targets, outputs."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-ALLOWED_CONTENT_TYPES: frozenset[str] = frozenset(
-    {
-        "image/jpeg",
-        "image/png",
-        "image/webp",
-        "image/gif",
-        "image/avif",
-        "image/heic",
-        "image/heif",
-    }
-)
-MAX_FILES_PER_REQUEST = 10
-SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-# '#' is excluded on purpose: it separates tenant and session in the session-link key.
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-# No '_' nor '.': they end the variants and original key prefixes of an image (domain/keys.py),
-# so an id containing them could make one image's prefix cover another image's objects.
-IMAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-]{1,128}$")
 PUBLIC_TENANT = "public"
 
 
@@ -164,6 +145,17 @@ class Rendered:
 class JobKind(StrEnum):
     VARIANTS = "variants"
     METADATA = "metadata"
+
+
+class Outcome(StrEnum):
+    """What one processing step did, for logs and metrics."""
+
+    PROCESSING = "processing"  # ingested, jobs sent
+    FAILED = "failed"  # bad file: recorded with its error code, staging object removed
+    COMPLETED = "completed"  # this job completed the image
+    DONE = "done"  # this job's part is recorded; the other job is still running
+    SKIPPED = "skipped"  # duplicate or late delivery: nothing to do
+    ORPHAN = "orphan"  # no (live) record: whatever this step wrote was removed
 
 
 @dataclass(frozen=True)

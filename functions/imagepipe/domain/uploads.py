@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from imagepipe.domain import keys
 from imagepipe.domain.errors import ConcurrentModification
+from imagepipe.domain.locking import MAX_ATTEMPTS, update_image
 from imagepipe.domain.model import (
     FileRequest,
     Image,
@@ -24,9 +25,6 @@ from imagepipe.domain.ports import (
 )
 from imagepipe.domain.validation import validate_files, validate_session_id
 
-# Losing an optimistic lock more than this many times in one request means something is
-# hammering the record; the caller gets a 500 and retries rather than looping forever.
-MAX_ATTEMPTS = 5
 # An abandoned upload request is forgotten after this long: past the staging objects' 1-day
 # expiry, so a late upload never outlives its record.
 PENDING_TTL = timedelta(days=2)
@@ -45,6 +43,7 @@ class UploadDeps:
     storage: ObjectStorage
     clock: Clock
     new_id: IdGenerator
+    policy: UploadPolicy
 
 
 def request_uploads(
@@ -52,17 +51,14 @@ def request_uploads(
     session_id: str | None,
     files: Sequence[FileRequest],
     deps: UploadDeps,
-    policy: UploadPolicy,
 ) -> list[UploadResult]:
     """Validate everything first, so a bad file in the list changes nothing for the others."""
     session = validate_session_id(session_id)
-    validate_files(files, policy.max_upload_bytes)
-    return [_request_one(tenant, session, file, deps, policy) for file in files]
+    validate_files(files, deps.policy.max_upload_bytes)
+    return [_request_one(tenant, session, file, deps) for file in files]
 
 
-def _request_one(
-    tenant: str, session_id: str, file: FileRequest, deps: UploadDeps, policy: UploadPolicy
-) -> UploadResult:
+def _request_one(tenant: str, session_id: str, file: FileRequest, deps: UploadDeps) -> UploadResult:
     for _ in range(MAX_ATTEMPTS):
         image, is_new = _image_for(tenant, file, deps)
         link = SessionLink(
@@ -82,8 +78,8 @@ def _request_one(
             key=keys.staging_key(image.image_id),
             content_type=file.content_type,
             sha256=file.sha256,
-            max_bytes=policy.max_upload_bytes,
-            expires_in=policy.expiry_seconds,
+            max_bytes=deps.policy.max_upload_bytes,
+            expires_in=deps.policy.expiry_seconds,
         )
     return UploadResult(image=image, is_new=is_new, upload=upload)
 
@@ -103,10 +99,10 @@ def _image_for(tenant: str, file: FileRequest, deps: UploadDeps) -> tuple[Image,
             if is_new:
                 return image, True
         if image.status is ImageStatus.FAILED:
-            try:
-                return _reopen(image, deps), False
-            except ConcurrentModification:
-                continue
+            reopened = _reopen(image, deps)
+            if reopened is None:
+                continue  # reopened by a concurrent request, or gone: look again
+            return reopened, False
         return image, False
     raise ConcurrentModification(f"image for sha256 {file.sha256} kept changing; retry the request")
 
@@ -128,14 +124,20 @@ def _new_image(tenant: str, file: FileRequest, deps: UploadDeps) -> Image:
     )
 
 
-def _reopen(image: Image, deps: UploadDeps) -> Image:
+def _reopen(image: Image, deps: UploadDeps) -> Image | None:
     """A failed image may be uploaded again: back to pending_upload, the old error cleared."""
-    reopened = replace(
-        image,
-        status=ImageStatus.PENDING_UPLOAD,
-        error_code=None,
-        error_message=None,
-        updated_at=deps.clock(),
-        expires_at=deps.clock() + PENDING_TTL,
-    )
-    return deps.images.save(reopened)
+
+    def reopen(current: Image) -> Image | None:
+        if current.status is not ImageStatus.FAILED:
+            return None
+        now = deps.clock()
+        return replace(
+            current,
+            status=ImageStatus.PENDING_UPLOAD,
+            error_code=None,
+            error_message=None,
+            updated_at=now,
+            expires_at=now + PENDING_TTL,
+        )
+
+    return update_image(deps.images, image.image_id, reopen, first=image)

@@ -10,19 +10,19 @@ their cold starts never pay for Pillow.
     analyze(data, img, p)    EXIF, GPS, colours, perceptual hash, ThumbHash placeholder
     preview_jpeg(img, w)     a plain JPEG for services that take only JPEG/PNG (labels)
 
-Every failure caused by the bytes is an ImagingError with a stable code."""
+Every failure caused by the bytes is an ImagingError: the domain's InvalidImage, with a code of
+the error catalogue (imagepipe.domain.errors). Outputs are the domain's Rendered."""
 
 from __future__ import annotations
 
 from imagepipe.imaging.analyze import analyze
 from imagepipe.imaging.decode import Limits, Probe, load, probe
-from imagepipe.imaging.errors import ErrorCode, ImagingError
+from imagepipe.imaging.errors import ImagingError
 from imagepipe.imaging.formats import sniff
 from imagepipe.imaging.phash import hamming, phash
 from imagepipe.imaging.render import (
     DEFAULT_AVIF_SPEED,
     VARIANT_SPECS,
-    Rendered,
     preview_jpeg,
     thumbnail,
     variants,
@@ -31,11 +31,9 @@ from imagepipe.imaging.render import (
 __all__ = [
     "DEFAULT_AVIF_SPEED",
     "VARIANT_SPECS",
-    "ErrorCode",
     "ImagingError",
     "Limits",
     "Probe",
-    "Rendered",
     "analyze",
     "hamming",
     "load",

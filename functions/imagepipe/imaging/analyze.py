@@ -13,13 +13,8 @@ from typing import Any
 
 from PIL import ExifTags, Image, ImageStat
 
-from imagepipe.imaging.decode import (
-    DECODE_ERRORS,
-    Probe,
-    header_exif,
-    open_header,
-    profile_name,
-)
+from imagepipe.imaging.colour import profile_name
+from imagepipe.imaging.decode import DECODE_ERRORS, Probe, header_exif, open_header
 from imagepipe.imaging.phash import phash
 from imagepipe.imaging.render import REDUCING_GAP
 from imagepipe.imaging.thumbhash import MAX_SIDE as THUMBHASH_SIDE

@@ -3,7 +3,8 @@
 Order of business for every upload: sniff the magic bytes against the allowlist, open the header
 with the one Pillow plugin for that format, check the pixel and frame limits, and only then
 decode. Decoding yields the first frame (the primary image for HEIC), turned upright by its EXIF
-orientation, converted to sRGB from its embedded ICC profile and normalised to 8-bit RGB or RGBA.
+orientation, converted to sRGB from its embedded ICC profile (colour.py) and normalised to 8-bit
+RGB or RGBA.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from PIL import ExifTags, Image, ImageCms, ImageFile
+from PIL import ExifTags, Image, ImageFile
 
+from imagepipe.domain.errors import ErrorCode
 from imagepipe.imaging import _pillow
+from imagepipe.imaging.colour import to_srgb
 from imagepipe.imaging.errors import ImagingError
 from imagepipe.imaging.formats import FORMATS, SNIFF_BYTES, sniff
 
@@ -56,7 +59,6 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-_SIXTEEN_BIT_GREY = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 _ORIENTATIONS = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -66,11 +68,6 @@ _ORIENTATIONS = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_PROFILE_SPACES = {"RGB": "RGB ", "L": "GRAY", "CMYK": "CMYK"}
-# sRGB's colorants (D50-adapted XYZ) as every sRGB profile in the wild states them, give or take
-# the rounding of its s15Fixed16 numbers.
-_SRGB_COLORANTS = ((0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141))
-_SRGB = ImageCms.createProfile("sRGB")
 
 
 def probe(data: bytes, limits: Limits) -> Probe:
@@ -100,15 +97,17 @@ def load(
             _draft(img, info, target_width, target_height)
         _pillow.strict()
         img.load()
-        converted = _to_srgb(img, info.has_alpha)
+        converted = to_srgb(img, info.has_alpha)
         upright = _ORIENTATIONS.get(orientation)
         out = converted.transpose(upright) if upright is not None else converted
         if out is img:
             out = img.copy()  # closing the file below would destroy its pixels
     except Image.DecompressionBombError as error:
-        raise ImagingError("too_many_pixels", str(error)) from error
+        raise ImagingError(ErrorCode.TOO_MANY_PIXELS, str(error)) from error
     except DECODE_ERRORS as error:
-        raise ImagingError("corrupt_image", f"cannot decode the {info.format} image") from error
+        raise ImagingError(
+            ErrorCode.CORRUPT_IMAGE, f"cannot decode the {info.format} image"
+        ) from error
     finally:
         img.close()
     # Nothing of the source's metadata may reach an output, whatever an encoder copies.
@@ -142,32 +141,36 @@ def orientation_of(img: Image.Image) -> int:
 def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]:
     name = sniff(data[:SNIFF_BYTES])
     if name is None:
-        raise ImagingError("unsupported_format", "not a JPEG, PNG, WebP, GIF, AVIF or HEIC image")
+        raise ImagingError(
+            ErrorCode.UNSUPPORTED_FORMAT, "not a JPEG, PNG, WebP, GIF, AVIF or HEIC image"
+        )
     fmt = FORMATS[name]
     try:
         img = open_header(data, name)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         # Pillow's own guard: an error from ~179 MP, far above any sensible limit, and a
         # warning from ~89 MP, raised only where warnings are turned into errors.
-        raise ImagingError("too_many_pixels", str(error)) from error
+        raise ImagingError(ErrorCode.TOO_MANY_PIXELS, str(error)) from error
     except DECODE_ERRORS as error:
-        raise ImagingError("corrupt_image", f"cannot read the {name} header") from error
+        raise ImagingError(ErrorCode.CORRUPT_IMAGE, f"cannot read the {name} header") from error
     try:
         orientation = orientation_of(img)
         width, height = img.size
         if orientation >= 5:
             width, height = height, width
         if width < 1 or height < 1:
-            raise ImagingError("corrupt_image", f"the {name} header says {width}x{height}")
+            raise ImagingError(ErrorCode.CORRUPT_IMAGE, f"the {name} header says {width}x{height}")
         if width * height > limits.max_pixels:
             raise ImagingError(
-                "too_many_pixels",
+                ErrorCode.TOO_MANY_PIXELS,
                 f"{width}x{height} is {width * height} pixels, more than {limits.max_pixels}",
             )
         # A JPEG's extra MPF images (depth maps, HDR gain maps, stereo pairs) are no animation.
         frames = 1 if name == "jpeg" else int(getattr(img, "n_frames", 1))
         if frames > limits.max_frames:
-            raise ImagingError("too_many_frames", f"{frames} frames, more than {limits.max_frames}")
+            raise ImagingError(
+                ErrorCode.TOO_MANY_FRAMES, f"{frames} frames, more than {limits.max_frames}"
+            )
         has_alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
         info = Probe(
             format=name,
@@ -184,7 +187,7 @@ def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]
         raise
     except DECODE_ERRORS as error:
         img.close()
-        raise ImagingError("corrupt_image", f"cannot read the {name} header") from error
+        raise ImagingError(ErrorCode.CORRUPT_IMAGE, f"cannot read the {name} header") from error
     return img, info, orientation
 
 
@@ -200,115 +203,3 @@ def _draft(
     # A uniform scale, so the stored (not yet rotated) size can be asked for directly; Pillow
     # picks the largest 1/2^n reduction that stays at or above it in both directions.
     img.draft(None, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
-
-
-def _to_srgb(img: Image.Image, has_alpha: bool) -> Image.Image:
-    icc = img.info.get("icc_profile")
-    profile = _profile(icc if isinstance(icc, bytes) else None)
-    if img.mode not in _SIXTEEN_BIT_GREY and (profile is None or _is_srgb(profile)):
-        # Nothing to colour-manage (the usual case): one conversion at most, and no splitting
-        # off of the alpha channel, which for 12 MP RGBA would cost ~100 ms and ~50 MB.
-        target = "RGBA" if has_alpha else "RGB"
-        return img if img.mode == target else img.convert(target)
-    base, alpha = _split_alpha(img, has_alpha)
-    rgb = _colour_manage(base, profile)
-    if alpha is None:
-        return rgb
-    if rgb is img:
-        rgb = rgb.copy()
-    rgb.putalpha(alpha)
-    return rgb
-
-
-def _split_alpha(img: Image.Image, has_alpha: bool) -> tuple[Image.Image, Image.Image | None]:
-    """The colour channels in a mode LittleCMS understands (L, RGB or CMYK, usually) and the
-    alpha channel, if any."""
-    if img.mode in _SIXTEEN_BIT_GREY:
-        grey = _sixteen_to_eight(img)
-        key = img.info.get("transparency") if has_alpha else None
-        if isinstance(key, int):
-            # The colour key is matched at 8 bits: 16-bit grey with tRNS is rare enough that
-            # the 1/257 chance of a neighbouring value also turning transparent is accepted.
-            key8 = round(key / 257)
-            return grey, grey.point(lambda v: 0 if v == key8 else 255)
-        return grey, None
-    if img.mode == "1":
-        img = img.convert("L")
-    elif img.mode in ("P", "PA"):
-        img = img.convert("RGBA" if has_alpha else "RGB")
-    elif img.mode in ("L", "RGB") and has_alpha:
-        # A tRNS colour key becomes a real alpha channel.
-        img = img.convert("LA" if img.mode == "L" else "RGBA")
-    elif img.mode in ("La", "RGBa"):
-        img = img.convert("LA" if img.mode == "La" else "RGBA")
-    if img.mode in ("LA", "RGBA"):
-        return img.convert(img.mode[:-1]), img.getchannel("A")
-    return img, None
-
-
-def _scale16(value: Image.ImagePointTransform) -> Image.ImagePointTransform:
-    return value * (1 / 257) + 0.5
-
-
-def _sixteen_to_eight(img: Image.Image) -> Image.Image:
-    # Pillow's own conversion to L clips at 255, which would turn a 16-bit image almost white.
-    return img.convert("I").point(_scale16).convert("L")
-
-
-def _colour_manage(base: Image.Image, profile: ImageCms.ImageCmsProfile | None) -> Image.Image:
-    """base as RGB in sRGB. Pixels without a profile, or with a profile that does not fit their
-    mode or that LittleCMS rejects, are taken as sRGB already (what browsers do)."""
-    if profile is not None and not _is_srgb(profile):
-        space = profile.profile.xcolor_space
-        if _PROFILE_SPACES.get(base.mode) == space:
-            try:
-                transform = ImageCms.buildTransform(
-                    profile, _SRGB, base.mode, "RGB", ImageCms.Intent.PERCEPTUAL
-                )
-                converted = ImageCms.applyTransform(base, transform)
-            except ImageCms.PyCMSError:
-                converted = None
-            if converted is not None:
-                return converted
-    return base if base.mode == "RGB" else base.convert("RGB")
-
-
-def _profile(icc: bytes | None) -> ImageCms.ImageCmsProfile | None:
-    if not icc:
-        return None
-    try:
-        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
-        return None
-
-
-def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
-    """True for the many sRGB profiles cameras and editors embed: converting from them is a
-    no-op that would cost as much as decoding a large JPEG."""
-    core = profile.profile
-    if core.xcolor_space != "RGB ":
-        return False
-    description = (core.profile_description or "").lower()
-    # Linear-light "sRGB" profiles share the primaries but not the tone curve.
-    if "srgb" not in description or "linear" in description or "g10" in description:
-        return False
-    colorants = (core.red_colorant, core.green_colorant, core.blue_colorant)
-    for colorant, expected in zip(colorants, _SRGB_COLORANTS, strict=True):
-        if colorant is None:
-            return False
-        xyz = colorant[0]
-        if any(abs(a - b) > 0.002 for a, b in zip(xyz, expected, strict=True)):
-            return False
-    return True
-
-
-def profile_name(icc: bytes | None) -> str | None:
-    """The embedded ICC profile's description, e.g. "Display P3"."""
-    profile = _profile(icc)
-    if profile is None:
-        return None
-    try:
-        name = ImageCms.getProfileDescription(profile).strip()
-    except ImageCms.PyCMSError:
-        return None
-    return name[:100] or None

@@ -1,17 +1,17 @@
-"""The one exception the imaging module raises for bad input."""
+"""The one exception the imaging module raises for bad input: the domain's InvalidImage, so a
+caller needs no mapping and the codes come from the one catalogue (imagepipe.domain.errors)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
-ErrorCode = Literal["unsupported_format", "too_many_pixels", "too_many_frames", "corrupt_image"]
+from imagepipe.domain.errors import ErrorCode, InvalidImage
 
 
-class ImagingError(Exception):
+class ImagingError(InvalidImage):
     """The bytes are not an image this pipeline accepts. `code` is stable and goes to the
     client as the image's error code; `message` is for humans and logs."""
 
     def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code: ErrorCode = code
-        self.message = message
+        super().__init__(message, code=code)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"

@@ -12,10 +12,10 @@ import io
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from imagepipe.domain.model import Rendered
 from imagepipe.imaging import _pillow  # noqa: F401  (Pillow's set-up comes first)
 
 # name, max width, quality (the same quality scale is used for WebP and AVIF)
@@ -40,16 +40,6 @@ REDUCING_GAP = 3.0
 _Job = tuple[str, str, Image.Image, int]  # name, format, image, quality
 _CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-
-
-@dataclass(frozen=True)
-class Rendered:
-    name: str
-    format: str
-    width: int
-    height: int
-    data: bytes
-    content_type: str
 
 
 def thumbnail(img: Image.Image) -> Rendered:

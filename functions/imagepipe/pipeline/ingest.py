@@ -18,7 +18,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from imagepipe.domain.processing import Outcome, image_id_of_staging_key, ingest
+from imagepipe.domain.ingest import image_id_of_staging_key, ingest
+from imagepipe.domain.model import Outcome
 from imagepipe.pipeline.deps import ingest_deps
 from imagepipe.settings import IngestSettings
 

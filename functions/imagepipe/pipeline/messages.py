@@ -6,7 +6,8 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json
 
-from imagepipe.domain.model import IMAGE_ID_PATTERN, JobKind
+from imagepipe.domain.model import JobKind
+from imagepipe.domain.validation import IMAGE_ID_PATTERN
 
 
 class JobBody(BaseModel):

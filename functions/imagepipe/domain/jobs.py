@@ -1,0 +1,167 @@
+"""The two processing jobs (SQS) and their completion join: the variants job renders the
+responsive variants, the metadata job analyses the original; whichever records its part second
+completes the image.
+
+A job for an image that is gone or no longer `processing` changes nothing, and a job that finds
+the image deleted while it ran removes what it wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from imagepipe.domain import keys
+from imagepipe.domain.errors import InvalidImage
+from imagepipe.domain.locking import Change, update_image
+from imagepipe.domain.model import Image, ImageStatus, Outcome, Rendered, Variant
+from imagepipe.domain.ports import Clock, ImageCodec, ImageRepository, Labeler, ObjectStorage
+from imagepipe.domain.similarity import is_phash
+
+
+@dataclass(frozen=True)
+class JobDeps:
+    images: ImageRepository
+    storage: ObjectStorage
+    codec: ImageCodec
+    clock: Clock
+    labeler: Labeler | None = None  # the metadata job's; None: no labels
+
+
+def run_variants_job(image_id: str, *, deps: JobDeps, key_date: str | None = None) -> Outcome:
+    def orphaned() -> None:
+        # Deleted: an earlier attempt of this job may have written outputs before it died.
+        if key_date is not None:
+            deps.storage.delete([], [keys.variants_prefix(key_date, image_id)])
+
+    started = _start(image_id, deps, done=lambda i: i.variants_done, orphaned=orphaned)
+    if isinstance(started, Outcome):
+        return started
+    image, data = started
+    try:
+        rendered = deps.codec.variants(data)
+    except InvalidImage as error:
+        return _fail(image_id, error, deps)
+    written = []
+    for output in rendered:
+        key = keys.variant_key(image.key_date, image_id, output.name, output.format)
+        deps.storage.put(
+            key, output.data, content_type=output.content_type, cache_control=keys.IMMUTABLE
+        )
+        written.append(_variant(output, key))
+
+    def record(current: Image) -> Image | None:
+        if current.variants_done:
+            return None
+        return _complete_if_ready(replace(current, variants=written, variants_done=True), deps)
+
+    return _finish(image_id, record, [v.key for v in written], deps)
+
+
+def run_metadata_job(image_id: str, *, deps: JobDeps, key_date: str | None = None) -> Outcome:
+    def orphaned() -> None:
+        # Deleted: an earlier attempt may have indexed the hash before it died.
+        deps.images.unindex_phash(image_id)
+
+    started = _start(image_id, deps, done=lambda i: i.metadata_done, orphaned=orphaned)
+    if isinstance(started, Outcome):
+        return started
+    image, data = started
+    try:
+        metadata = deps.codec.analyze(data)
+    except InvalidImage as error:
+        return _fail(image_id, error, deps)
+    if deps.labeler is not None:
+        metadata["labels"] = deps.labeler.labels(lambda: deps.codec.preview(data))
+    phash = metadata.get("phash")
+    if is_phash(phash):
+        # Indexed before the record is saved: if the save finds the image deleted, the index
+        # entries are taken back below like any other output of this job.
+        deps.images.index_phash(image, str(phash))
+
+    def record(current: Image) -> Image | None:
+        if current.metadata_done:
+            return None
+        merged = {**current.metadata, **metadata}
+        changed = replace(
+            current,
+            metadata=merged,
+            metadata_done=True,
+            phash=str(phash) if is_phash(phash) else None,
+        )
+        return _complete_if_ready(changed, deps)
+
+    outcome = _finish(image_id, record, [], deps)
+    if outcome is Outcome.ORPHAN:
+        deps.images.unindex_phash(image_id)
+    return outcome
+
+
+def _start(
+    image_id: str,
+    deps: JobDeps,
+    *,
+    done: Callable[[Image], bool],
+    orphaned: Callable[[], None],
+) -> tuple[Image, bytes] | Outcome:
+    """The image and its original's bytes, or the outcome of a job with nothing to do."""
+    image = deps.images.get(image_id)
+    if image is None or not image.visible:
+        orphaned()
+        return Outcome.ORPHAN
+    if done(image) or image.status is not ImageStatus.PROCESSING:
+        return Outcome.SKIPPED
+    data = deps.storage.read(image.original_key or "")
+    if data is None:
+        return Outcome.ORPHAN if deps.images.get(image_id) is None else Outcome.SKIPPED
+    return image, data
+
+
+def _fail(image_id: str, error: InvalidImage, deps: JobDeps) -> Outcome:
+    """Bytes that passed Ingest but not a worker (e.g. a decoder limit only the full decode
+    meets): the image ends `failed` instead of staying `processing` after the retries."""
+
+    def failed(current: Image) -> Image | None:
+        if current.status is not ImageStatus.PROCESSING:
+            return None
+        return replace(
+            current,
+            status=ImageStatus.FAILED,
+            error_code=error.code,
+            error_message=error.message,
+            updated_at=deps.clock(),
+        )
+
+    update_image(deps.images, image_id, failed)
+    return Outcome.FAILED
+
+
+def _complete_if_ready(image: Image, deps: JobDeps) -> Image:
+    """The join: whichever job records its part second sees both flags under the record's
+    version and completes the image; the version makes `completed` happen exactly once."""
+    if image.variants_done and image.metadata_done:
+        now = deps.clock()
+        return replace(image, status=ImageStatus.COMPLETED, processed_at=now, updated_at=now)
+    return replace(image, updated_at=deps.clock())
+
+
+def _finish(image_id: str, change: Change, written: list[str], deps: JobDeps) -> Outcome:
+    saved = update_image(deps.images, image_id, change)
+    if saved is None:
+        current = deps.images.get(image_id)
+        if current is None or not current.visible:
+            # Deleted while the job ran: take back what this job wrote.
+            deps.storage.delete(written, [])
+            return Outcome.ORPHAN
+        return Outcome.SKIPPED
+    return Outcome.COMPLETED if saved.status is ImageStatus.COMPLETED else Outcome.DONE
+
+
+def _variant(output: Rendered, key: str) -> Variant:
+    return Variant(
+        name=output.name,
+        format=output.format,
+        width=output.width,
+        height=output.height,
+        size=len(output.data),
+        key=key,
+    )
