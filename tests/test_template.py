@@ -258,3 +258,16 @@ def test_the_readme_error_table_lists_every_code_of_the_catalogue() -> None:
 
     # Then every code the service can hand out is documented, and nothing else is
     assert documented == {str(code) for code in ErrorCode}
+
+
+def test_pre_commit_runs_the_ruff_that_make_lint_runs() -> None:
+    # Given the dev extra's ruff pin and the pre-commit hooks' ruff
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    (pinned,) = [d.split(";")[0].strip() for d in dev["dev"] if d.startswith("ruff")]
+    hooks = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+
+    # When the hooks' ruff requirements are read
+    used = set(re.findall(r'"(ruff==[0-9.]+)"', hooks))
+
+    # Then both run one and the same version
+    assert used == {pinned.split("  ")[0]}

@@ -32,15 +32,7 @@ class PillowCodec:
         image = imaging.load(
             data, self._limits, target_width=_THUMBNAIL_SIDE, target_height=_THUMBNAIL_SIDE
         )
-        inspection = Inspection(
-            format=probe.format,
-            ext=probe.ext,
-            content_type=probe.content_type,
-            width=probe.width,
-            height=probe.height,
-            frames=probe.frames,
-        )
-        return inspection, imaging.thumbnail(image)
+        return probe, imaging.thumbnail(image)
 
     def variants(self, data: bytes) -> list[Rendered]:
         largest = imaging.VARIANT_SPECS[-1][1]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from PIL import ExifTags, Image, ImageFile
 
 from imagepipe.domain.errors import ErrorCode
+from imagepipe.domain.model import Inspection
 from imagepipe.imaging import _pillow
 from imagepipe.imaging.colour import to_srgb
 from imagepipe.imaging.errors import ImagingError
@@ -31,16 +32,11 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class Probe:
-    """What the header says. width and height are as a viewer shows the image, i.e. after its
-    EXIF orientation; mode is Pillow's mode of the stored pixels (e.g. P, CMYK, I;16)."""
+class Probe(Inspection):
+    """What the header says: the domain's Inspection (width and height as a viewer shows the
+    image, i.e. after its EXIF orientation) plus Pillow's mode of the stored pixels (e.g. P,
+    CMYK, I;16) and whether it has any alpha."""
 
-    format: str
-    ext: str
-    content_type: str
-    width: int
-    height: int
-    frames: int
     mode: str
     has_alpha: bool
 
