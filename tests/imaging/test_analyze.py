@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
-from imagepipe.imaging import Limits, analyze, hamming, load, phash, probe, variants
+from imagepipe.domain.similarity import hamming
+from imagepipe.imaging import Limits, analyze, load, phash, probe, variants
 from imagepipe.imaging.thumbhash import rgba_to_thumbhash, thumbhash
 from tests.imaging.helpers import camera_exif, display_p3_profile, encode, shrink
 

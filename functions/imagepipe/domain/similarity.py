@@ -21,6 +21,9 @@ def bands(phash: str) -> list[tuple[int, int]]:
 
 
 def hamming(a: str, b: str) -> int:
+    """How many of the 64 bits differ between two perceptual hashes."""
+    if not (is_phash(a) and is_phash(b)):
+        raise ValueError(f"perceptual hashes are 16 hex digits: {a!r}, {b!r}")
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 

@@ -19,7 +19,7 @@ from imagepipe.imaging.analyze import analyze
 from imagepipe.imaging.decode import Limits, Probe, load, probe
 from imagepipe.imaging.errors import ImagingError
 from imagepipe.imaging.formats import sniff
-from imagepipe.imaging.phash import hamming, phash
+from imagepipe.imaging.phash import phash
 from imagepipe.imaging.render import (
     DEFAULT_AVIF_SPEED,
     VARIANT_SPECS,
@@ -35,7 +35,6 @@ __all__ = [
     "Limits",
     "Probe",
     "analyze",
-    "hamming",
     "load",
     "phash",
     "preview_jpeg",

@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import ExifTags, Image, ImageStat
 
+from imagepipe.imaging import _pillow
 from imagepipe.imaging.colour import profile_name
 from imagepipe.imaging.decode import DECODE_ERRORS, Probe, header_exif, open_header
 from imagepipe.imaging.phash import phash
@@ -149,9 +150,7 @@ def _opaque(img: Image.Image) -> Image.Image | None:
 def _shrink(
     img: Image.Image, side: int, resample: Image.Resampling = Image.Resampling.LANCZOS
 ) -> Image.Image:
-    if img.mode not in ("RGB", "RGBA"):
-        has_alpha = img.mode in ("LA", "PA", "La") or "transparency" in img.info
-        img = img.convert("RGBA" if has_alpha else "RGB")
+    img = _pillow.rgb_or_rgba(img)
     if max(img.size) <= side:
         return img
     scale = side / max(img.size)

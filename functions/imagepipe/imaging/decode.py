@@ -54,7 +54,6 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
     zlib.error,
 )
 
-_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _ORIENTATIONS = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -167,7 +166,6 @@ def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]
             raise ImagingError(
                 ErrorCode.TOO_MANY_FRAMES, f"{frames} frames, more than {limits.max_frames}"
             )
-        has_alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
         info = Probe(
             format=name,
             ext=fmt.ext,
@@ -176,7 +174,7 @@ def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]
             height=height,
             frames=frames,
             mode=img.mode,
-            has_alpha=has_alpha,
+            has_alpha=_pillow.has_alpha(img),
         )
     except ImagingError:
         img.close()

@@ -17,7 +17,7 @@ import statistics
 
 from PIL import Image
 
-from imagepipe.imaging import _pillow  # noqa: F401  (Pillow's set-up comes first)
+from imagepipe.imaging import _pillow
 
 _SIZE = 32
 _FREQUENCIES = range(1, 9)
@@ -34,7 +34,7 @@ def phash(img: Image.Image) -> str:
     if img.mode not in ("L", "LA", "RGB", "RGBA"):
         img = img.convert("RGBA")  # palette images cannot be resampled, only picked from
     small = img.resize((_SIZE, _SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    grey = _flatten(small).convert("L")
+    grey = _pillow.on_white(small).convert("L")
     pixels = grey.tobytes()
     rows = [pixels[y * _SIZE : (y + 1) * _SIZE] for y in range(_SIZE)]
     # Separable 2-D DCT: first along each row (only the kept frequencies), then down the columns.
@@ -54,19 +54,3 @@ def phash(img: Image.Image) -> str:
     for value in coefficients:
         bits = (bits << 1) | (value > median)
     return f"{bits:016x}"
-
-
-def hamming(a: str, b: str) -> int:
-    """How many of the 64 bits differ between two hashes from phash()."""
-    if len(a) != HASH_HEX_DIGITS or len(b) != HASH_HEX_DIGITS:
-        msg = f"perceptual hashes are {HASH_HEX_DIGITS} hex digits: {a!r}, {b!r}"
-        raise ValueError(msg)
-    return (int(a, 16) ^ int(b, 16)).bit_count()
-
-
-def _flatten(img: Image.Image) -> Image.Image:
-    if img.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in img.info:
-        return img
-    rgba = img.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba)

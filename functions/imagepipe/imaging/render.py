@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from PIL import Image, ImageOps
 
 from imagepipe.domain.model import Rendered
-from imagepipe.imaging import _pillow  # noqa: F401  (Pillow's set-up comes first)
+from imagepipe.imaging import _pillow
 
 # name, max width, quality (the same quality scale is used for WebP and AVIF)
 VARIANT_SPECS: tuple[tuple[str, int, int], ...] = (
@@ -39,13 +39,12 @@ REDUCING_GAP = 3.0
 
 _Job = tuple[str, str, Image.Image, int]  # name, format, image, quality
 _CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
-_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 
 def thumbnail(img: Image.Image) -> Rendered:
     """150x150, cropped to cover from the centre, WebP quality 70. Small sources are enlarged:
     the listing shows every thumbnail at the same size."""
-    source = _rgb_or_rgba(img)
+    source = _pillow.rgb_or_rgba(img)
     thumb = ImageOps.fit(
         source,
         (THUMBNAIL_SIZE, THUMBNAIL_SIZE),
@@ -64,7 +63,7 @@ def variants(
     the image, medium from large, small from medium, so every resize starts from the nearest
     larger result. With workers > 1 the encodes run in a thread pool (both encoders release the
     GIL) while the next, smaller size is being resized."""
-    source = _rgb_or_rgba(img)
+    source = _pillow.rgb_or_rgba(img)
     # AVIF's encoder threads share the CPUs with the pool's other encodes.
     avif_threads = max(1, _cpu_count() // max(1, workers))
 
@@ -97,10 +96,7 @@ def _cascade(source: Image.Image) -> Iterator[_Job]:
 def preview_jpeg(img: Image.Image, width: int, *, quality: int = PREVIEW_QUALITY) -> bytes:
     """A JPEG at most `width` wide (never enlarged) for services that want JPEG or PNG bytes,
     such as a labelling API: transparency flattened onto white, no metadata."""
-    resized = fit_width(_rgb_or_rgba(img), width)
-    if resized.mode == "RGBA":
-        white = Image.new("RGBA", resized.size, (255, 255, 255, 255))
-        resized = Image.alpha_composite(white, resized)
+    resized = _pillow.on_white(fit_width(_pillow.rgb_or_rgba(img), width))
     buffer = io.BytesIO()
     resized.convert("RGB").save(buffer, "JPEG", quality=quality, exif=b"", icc_profile=None)
     return buffer.getvalue()
@@ -155,13 +151,6 @@ def _encode(
         data=buffer.getvalue(),
         content_type=_CONTENT_TYPES[fmt],
     )
-
-
-def _rgb_or_rgba(img: Image.Image) -> Image.Image:
-    if img.mode in ("RGB", "RGBA"):
-        return img
-    has_alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
-    return img.convert("RGBA" if has_alpha else "RGB")
 
 
 def _cpu_count() -> int:
