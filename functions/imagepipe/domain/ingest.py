@@ -131,13 +131,7 @@ def _fail(image: Image, code: ErrorCode, message: str, deps: IngestDeps) -> Outc
     def failed(current: Image) -> Image | None:
         if current.status is not ImageStatus.PENDING_UPLOAD:
             return None
-        return replace(
-            current,
-            status=ImageStatus.FAILED,
-            error_code=code,
-            error_message=message,
-            updated_at=deps.clock(),
-        )
+        return current.failed(code, message, deps.clock())
 
     update_image(deps.images, image.image_id, failed, first=image)
     # Nothing of a bad file is kept.

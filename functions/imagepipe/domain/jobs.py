@@ -123,13 +123,7 @@ def _fail(image_id: str, error: InvalidImage, deps: JobDeps) -> Outcome:
     def failed(current: Image) -> Image | None:
         if current.status is not ImageStatus.PROCESSING:
             return None
-        return replace(
-            current,
-            status=ImageStatus.FAILED,
-            error_code=error.code,
-            error_message=error.message,
-            updated_at=deps.clock(),
-        )
+        return current.failed(error.code, error.message, deps.clock())
 
     update_image(deps.images, image_id, failed)
     return Outcome.FAILED

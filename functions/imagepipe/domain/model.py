@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -84,6 +84,12 @@ class Image:
     @property
     def visible(self) -> bool:
         return self.status is not ImageStatus.DELETING
+
+    def failed(self, code: str, message: str, at: datetime) -> Image:
+        """A copy that ended `failed` with this error."""
+        return replace(
+            self, status=ImageStatus.FAILED, error_code=code, error_message=message, updated_at=at
+        )
 
 
 @dataclass(frozen=True)
