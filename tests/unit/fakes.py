@@ -8,7 +8,7 @@ it could not change a DynamoDB item or an S3 object.
 from __future__ import annotations
 
 import base64
-import copy
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from imagepipe.domain.errors import ConcurrentModification
 from imagepipe.domain.images import ImagesDeps
-from imagepipe.domain.model import Image, SessionLink, UploadTarget
+from imagepipe.domain.model import Image, JobKind, SessionLink, UploadTarget
 from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
 from imagepipe.domain.similarity import bands
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
@@ -25,8 +25,15 @@ FAKE_BUCKET_URL = "https://fake-bucket.s3.amazonaws.com/"
 
 
 def _copy(image: Image) -> Image:
-    # Variants and metadata are mutable containers: a shallow replace would share them.
-    return replace(image, variants=list(image.variants), metadata=copy.deepcopy(image.metadata))
+    # Variants and metadata are mutable containers: a shallow replace would share them. The copy
+    # is what DynamoDB gives back: metadata through JSON (a tuple returns as a list, a value that
+    # is not JSON is refused) and the TTL in whole seconds.
+    return replace(
+        image,
+        variants=list(image.variants),
+        metadata=json.loads(json.dumps(image.metadata)),
+        expires_at=None if image.expires_at is None else image.expires_at.replace(microsecond=0),
+    )
 
 
 class InMemoryImageRepository:
@@ -79,6 +86,9 @@ class InMemoryImageRepository:
 
     def index_phash(self, image: Image, phash: str) -> None:
         with self._lock:
+            # The image's bands are overwritten, as its band items are: an earlier hash goes.
+            for members in self._bands.values():
+                members.pop(image.image_id, None)
             for band in bands(phash):
                 self._bands.setdefault((image.tenant, *band), {})[image.image_id] = phash
 
@@ -268,6 +278,30 @@ class InMemoryStorage:
                 if self.objects.pop(key, None) is not None:
                     removed += 1
             return removed
+
+
+@dataclass(frozen=True)
+class SentJob:
+    kind: JobKind
+    image_id: str
+    key_date: str
+
+
+class InMemoryJobQueue:
+    """Records the jobs sent, in order; nothing consumes them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent: list[SentJob] = []
+
+    def send(self, kind: JobKind, image_id: str, key_date: str) -> None:
+        with self._lock:
+            self._sent.append(SentJob(kind, image_id, key_date))
+
+    # Test helpers, not part of the port.
+    def all(self) -> list[SentJob]:
+        with self._lock:
+            return list(self._sent)
 
 
 class FixedClock:
