@@ -1,8 +1,6 @@
 """Each port fixture gives the in-memory fake ("memory"), then the real adapter on moto
 ("moto") over the template's own resources (the `aws` fixture), so every contract test runs on
-both. A test that the real adapter fails today is marked `adapter_bug`: its moto run is an
-expected failure (strict), so the finding shows in every run and fixing the adapter fails the
-run until the marker goes."""
+both and a fake cannot drift from the adapter it stands for."""
 
 from __future__ import annotations
 
@@ -29,27 +27,6 @@ from tests.unit.fakes import (
 )
 
 IMPLEMENTATIONS = ["memory", "moto"]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "adapter_bug(reason, raises): the real adapter breaks this contract"
-    )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        marker = item.get_closest_marker("adapter_bug")
-        callspec = getattr(item, "callspec", None)
-        if marker is None or callspec is None or "moto" not in callspec.params.values():
-            continue
-        item.add_marker(
-            pytest.mark.xfail(
-                reason=f"real adapter: {marker.kwargs['reason']}",
-                raises=marker.kwargs["raises"],
-                strict=True,
-            )
-        )
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from pynamodb.exceptions import PutError
 
 from imagepipe.domain.errors import ConcurrentModification
 from imagepipe.domain.model import ImageStatus
@@ -73,10 +72,6 @@ def test_find_by_hash_is_per_tenant(images: ImageRepository) -> None:
     assert images.find_by_hash("t-1", "b" * 64) is None
 
 
-@pytest.mark.adapter_bug(
-    reason="DynamoImageRepository.create lets pynamodb's PutError out for a taken image id",
-    raises=PutError,
-)
 def test_create_with_an_image_id_already_taken_is_refused(images: ImageRepository) -> None:
     # Given a stored image
     images.create(an_image("img-1", "1" * 64))
@@ -107,11 +102,6 @@ def test_save_bumps_the_version_and_rejects_a_stale_write(images: ImageRepositor
     assert images.get("img-1") == replace(an_image(), status=ImageStatus.PROCESSING, version=2)
 
 
-@pytest.mark.adapter_bug(
-    reason="DynamoImageRepository.save of a record without a version creates it (version 1, "
-    "no hash claim) instead of refusing",
-    raises=pytest.fail.Exception,
-)
 def test_save_of_an_image_never_created_is_refused(images: ImageRepository) -> None:
     # Given an image that was never created
     never_created = an_image("img-1")

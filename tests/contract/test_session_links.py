@@ -115,10 +115,6 @@ def test_a_bad_page_token_is_an_invalid_request(links: SessionLinkRepository, to
     assert (caught.value.code, caught.value.field) == (ErrorCode.INVALID_NEXT_TOKEN, "nextToken")
 
 
-@pytest.mark.adapter_bug(
-    reason="DynamoSessionLinkRepository.page takes an empty token for no token (`if token:`)",
-    raises=pytest.fail.Exception,
-)
 def test_an_empty_page_token_is_an_invalid_request(links: SessionLinkRepository) -> None:
     # Given a session with a link
     links.link(a_link("img-1"))

@@ -267,17 +267,14 @@ class InMemoryStorage:
     def presign_get(self, key: str, *, expires_in: int) -> str:
         return f"{FAKE_BUCKET_URL}{key}?expires_in={expires_in}"
 
-    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
+    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> None:
         with self._lock:
             prefix_list = list(prefixes)
             doomed = set(keys) | {
                 key for key in self.objects if any(key.startswith(p) for p in prefix_list)
             }
-            removed = 0
             for key in doomed:
-                if self.objects.pop(key, None) is not None:
-                    removed += 1
-            return removed
+                self.objects.pop(key, None)
 
 
 @dataclass(frozen=True)

@@ -374,11 +374,11 @@ def test_a_delete_that_failed_part_way_can_be_retried_to_the_end() -> None:
     original_delete = world.storage.delete
     calls = {"n": 0}
 
-    def flaky(keys: Any, prefixes: Any) -> int:
+    def flaky(keys: Any, prefixes: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("S3 is having a bad minute")
-        return original_delete(keys, prefixes)
+        original_delete(keys, prefixes)
 
     world.storage.delete = flaky  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):

@@ -74,7 +74,18 @@ class DynamoImageRepository:
     def create(self, image: Image) -> tuple[Image, bool]:
         # The record goes first: whoever reads a claim can always follow it to a record.
         record = image_to_record(self._records, image)
-        record.save(condition=self._records.pk.does_not_exist())
+        try:
+            record.save(condition=self._records.pk.does_not_exist())
+        except PutError as error:
+            if not _conditional_failure(error):
+                raise
+            # The id is taken: by this very image (a retried create) or by another one.
+            owner = self.find_by_hash(image.tenant, image.sha256)
+            if owner is None:
+                raise ConcurrentModification(
+                    f"image id {image.image_id} is already taken"
+                ) from error
+            return owner, False
         claim = self._claims(
             claim_pk(image.tenant, image.sha256),
             image_id=image.image_id,
@@ -98,6 +109,9 @@ class DynamoImageRepository:
         return record_to_image(record), True
 
     def save(self, image: Image) -> Image:
+        if image.version is None:
+            # pynamodb would take a record without a version for a new one and create it.
+            raise ConcurrentModification(f"image {image.image_id} was never created")
         record = image_to_record(self._records, image)
         try:
             record.save()  # the VersionAttribute makes this conditional on the version read
@@ -179,7 +193,7 @@ class DynamoSessionLinkRepository:
     ) -> tuple[list[SessionLink], str | None]:
         key = session_key(tenant, session_id)
         start = None
-        if token:
+        if token is not None:
             cursor = decode_token(token, tenant, session_id)
             start = {
                 "sessionKey": {"S": key},

@@ -97,7 +97,7 @@ class S3Storage:
             raise
         return True
 
-    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
+    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> None:
         client = self._client()
         doomed = set(keys)
         paginator = client.get_paginator("list_objects_v2")
@@ -114,7 +114,6 @@ class S3Storage:
             if response.get("Errors"):
                 failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in response["Errors"])
                 raise RuntimeError(f"could not delete objects: {failed}")
-        return len(ordered)
 
 
 def _missing(error: ClientError) -> bool:

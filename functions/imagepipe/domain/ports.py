@@ -21,11 +21,13 @@ class ImageRepository(Protocol):
         """Create `image` unless (tenant, sha256) is already claimed.
 
         Returns the image that owns the hash and whether it is the one just created. Exactly one
-        of any number of concurrent callers gets `True`."""
+        of any number of concurrent callers gets `True`. Raises ConcurrentModification when the
+        image id is already taken and the hash is not claimed."""
         ...
 
     def save(self, image: Image) -> Image:
-        """Write back a changed record; raises ConcurrentModification if its version moved."""
+        """Write back a changed record; raises ConcurrentModification if its version moved, or
+        if it was never created (no version) or has been deleted."""
         ...
 
     def index_phash(self, image: Image, phash: str) -> None:
@@ -76,8 +78,9 @@ class ObjectStorage(Protocol):
 
     def presign_get(self, key: str, *, expires_in: int) -> str: ...
 
-    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
-        """Delete the keys and everything under the prefixes; returns how many objects went."""
+    def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> None:
+        """Delete the keys and everything under the prefixes (idempotent: a key that is not
+        there is no error; S3 does not say which keys existed)."""
         ...
 
     def size(self, key: str) -> int | None:
