@@ -47,16 +47,24 @@ def build(tmp_path: Path) -> Path:
 
 
 def test_a_build_for_the_lambda_platform_passes(build: Path) -> None:
+    # Given a build of Python 3.13 arm64 modules, with each handler and the layer's codecs
+    # When it is checked / Then no problem is reported
     assert check(build) == []
 
 
 def test_wrong_platform_missing_pieces_and_stray_files_are_each_reported(build: Path) -> None:
+    # Given a build with an x86_64 module for Python 3.11, a missing handler, a layer without
+    # its AVIF codec, and Pillow and node_modules inside the API function
     touch(build / "ApiFunction" / "wrapt" / "_w.cpython-311-x86_64-linux-gnu.so")
     (build / "WorkFunction" / "work.py").unlink()
     (build / "ImagingLayer" / "python" / "PIL" / "_avif.cpython-313-aarch64-linux-gnu.so").unlink()
     touch(build / "ApiFunction" / "PIL" / "__init__.py")
     touch(build / "ApiFunction" / "node_modules" / "uppy" / "x.js")
+
+    # When the build is checked
     problems = "\n".join(check(build))
+
+    # Then each of the five is reported, naming where it is
     assert "ApiFunction/wrapt/_w.cpython-311-x86_64-linux-gnu.so: built for ('311', 'x86_64')" in (
         problems
     )

@@ -50,28 +50,37 @@ def api_operations(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
 def test_every_route_is_in_the_api_body_that_carries_the_authorizer(template: Template) -> None:
     # The routes come from the functions' events; the body lists them for the authorizer. SAM
     # must merge both into one set of routes, each with its function's integration.
+    # Given the template as SAM transforms it with the parameters' defaults
     deployed = sam_transform({})
+    # When the operations of the API's body are collected
     operations = api_operations(deployed)
+    # Then they are the template's routes, each a proxy integration with its function
     assert set(operations) == {(r.method, r.path) for r in template.http_routes()}
     for operation in operations.values():
         assert operation["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
 
 
 def test_without_an_issuer_no_route_has_an_authorizer() -> None:
+    # Given a deploy that leaves JwtIssuer empty, so UseJwt is off
     deployed = sam_transform({})
     assert not deployed.condition("UseJwt")
+    # When the API's operations are resolved / Then none asks for a token
     for operation in api_operations(deployed).values():
         assert "security" not in deployed.resolve(operation)
+    # And the API's body defines no security scheme at all
     (api,) = deployed.of_type("AWS::ApiGatewayV2::Api")
     components = deployed.resolve(deployed.properties(api)["Body"].get("components", {}))
     assert not components.get("securitySchemes")
 
 
 def test_with_an_issuer_every_route_requires_a_valid_jwt() -> None:
+    # Given a deploy with a Cognito issuer and two audiences, so UseJwt is on
     deployed = sam_transform({"JwtIssuer": ISSUER, "JwtAudience": "app-client-1,app-client-2"})
     assert deployed.condition("UseJwt")
+    # When the API's operations are resolved / Then every one requires the JWT authorizer
     for key, operation in api_operations(deployed).items():
         assert deployed.resolve(operation)["security"] == [{"JwtAuthorizer": []}], key
+    # And that authorizer checks the Authorization header against the issuer and both audiences
     (api,) = deployed.of_type("AWS::ApiGatewayV2::Api")
     schemes = deployed.resolve(deployed.properties(api)["Body"]["components"]["securitySchemes"])
     authorizer = schemes["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
@@ -83,11 +92,14 @@ def test_with_an_issuer_every_route_requires_a_valid_jwt() -> None:
 
 
 def test_jwt_parameters_are_optional_but_an_issuer_needs_an_audience(template: Template) -> None:
+    # Given the template's parameters / When the JWT ones are read / Then both default to empty
     params = template.data["Parameters"]
     assert params["JwtIssuer"]["Default"] == ""
     assert params["JwtAudience"]["Default"] == ""
+    # And a rule that applies exactly when UseJwt holds, that is when an issuer is given,
     rule = template.data["Rules"]["JwtAudienceWithIssuer"]
     assert rule["RuleCondition"] == template.data["Conditions"]["UseJwt"]
+    # has one assertion: JwtAudience names at least one audience that is not empty
     (assertion,) = rule["Assertions"]
     assert assertion["Assert"] == {
         "Fn::Not": [{"Fn::EachMemberIn": [{"Ref": "JwtAudience"}, [""]]}]
@@ -95,19 +107,27 @@ def test_jwt_parameters_are_optional_but_an_issuer_needs_an_audience(template: T
 
 
 def test_cors_origins_come_from_the_parameter(template: Template) -> None:
+    # Given the template / When the CORS settings of the API and of the bucket are read
+    # Then both allow the origins the AllowedOrigins parameter gives
     api_cors = template.properties("HttpApi")["CorsConfiguration"]
     assert api_cors["AllowOrigins"] == {"Ref": "AllowedOrigins"}
     (rule,) = template.properties("ImagesBucket")["CorsConfiguration"]["CorsRules"]
     assert rule["AllowedOrigins"] == {"Ref": "AllowedOrigins"}
+    # And the bucket lets a browser POST or PUT an upload and read the ETag of the response
     assert {"POST", "PUT"} <= set(rule["AllowedMethods"])
     assert "ETag" in rule["ExposedHeaders"]
+    # When the template is loaded with two origins in the parameter
     allowed = Template.load(parameters={"AllowedOrigins": "https://a.example,https://b.example"})
     resolved = allowed.resolve(allowed.properties("ImagesBucket")["CorsConfiguration"])
+    # Then the bucket's CORS rule allows exactly those two
     assert resolved["CorsRules"][0]["AllowedOrigins"] == ["https://a.example", "https://b.example"]
 
 
 def test_every_queue_has_a_dead_letter_queue(template: Template) -> None:
+    # Given the template's queues
     queues = set(template.of_type("AWS::SQS::Queue"))
+    # When the queues named by their redrive policies and by the functions' failure
+    # destinations are collected
     redriven = {
         q: template.properties(q)["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         for q in queues
@@ -121,6 +141,8 @@ def test_every_queue_has_a_dead_letter_queue(template: Template) -> None:
         if "EventInvokeConfig" in template.properties(f)
     }
     dead_letter = set(redriven.values()) | destinations
+    # Then every queue either redrives to a dead-letter queue or is one, never both,
+    # and every dead-letter queue keeps its messages for 14 days
     assert queues == set(redriven) | dead_letter
     assert not set(redriven) & dead_letter
     for queue in dead_letter:
@@ -128,30 +150,39 @@ def test_every_queue_has_a_dead_letter_queue(template: Template) -> None:
 
 
 def test_data_at_rest_is_encrypted_and_tables_are_on_demand(template: Template) -> None:
+    # Given the template's queues, tables and bucket / When their settings are read
+    # Then every queue is encrypted with SQS's own keys
     for queue in template.of_type("AWS::SQS::Queue"):
         assert template.properties(queue)["SqsManagedSseEnabled"] is True, queue
+    # And every table is billed per request and encrypted
     for table in template.of_type("AWS::DynamoDB::Table"):
         props = template.properties(table)
         assert props["BillingMode"] == "PAY_PER_REQUEST", table
         assert props["SSESpecification"] == {"SSEEnabled": True}, table
+    # And the images and session tables can be restored to a point in time
     for table in ("ImagesTable", "SessionImagesTable"):
         pitr = template.properties(table)["PointInTimeRecoverySpecification"]
         assert pitr == {"PointInTimeRecoveryEnabled": True}
+    # And the bucket encrypts by default, with S3's or KMS's keys
     encryption = template.properties("ImagesBucket")["BucketEncryption"]
     (rule,) = encryption["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    # And it owns every object written to it, so ACLs play no part
     ownership = template.properties("ImagesBucket")["OwnershipControls"]["Rules"]
     assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
 
 
 def test_functions_are_traced_and_powertools_is_configured_once(template: Template) -> None:
+    # Given the settings all functions share / When they are read
     function_globals = template.data["Globals"]["Function"]
+    # Then functions run on Python 3.13 with active tracing, and Powertools is configured there
     assert function_globals["Tracing"] == "Active"
     assert function_globals["Runtime"] == "python3.13"
     env = function_globals["Environment"]["Variables"]
     assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= (
         set(env)
     )
+    # And no function sets tracing or a Powertools variable of its own
     for function in template.functions:
         own = template.properties(function).get("Environment", {}).get("Variables", {})
         assert not any(key.startswith("POWERTOOLS_") for key in own), function
@@ -159,15 +190,20 @@ def test_functions_are_traced_and_powertools_is_configured_once(template: Templa
 
 
 def test_the_api_writes_an_access_log_with_the_retention_parameter(template: Template) -> None:
+    # Given the API's access log settings / When the log group they write to is looked up
     settings = template.properties("HttpApi")["AccessLogSettings"]
     group = settings["DestinationArn"]["Fn::GetAtt"][0]
+    # Then the group is kept as long as LogRetentionDays says, and each line has the request id
     assert template.properties(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert "$context.requestId" in settings["Format"]
 
 
 def test_outputs_name_the_api_bucket_tables_and_queues(template: Template) -> None:
+    # Given the template's outputs / When the resources they refer to are collected
     outputs = {name: out["Value"] for name, out in template.data["Outputs"].items()}
     referenced = {value["Ref"] for value in outputs.values() if "Ref" in value}
+    # Then they name every table but the idempotency table, the bucket, the two work queues
+    # and Ingest's dead-letter queue, and ApiUrl is built from the API's id
     assert set(template.of_type("AWS::DynamoDB::Table")) - {"IdempotencyTable"} <= referenced
     assert {"ImagesBucket", "VariantsQueue", "MetadataQueue", "IngestDeadLetterQueue"} <= (
         referenced
@@ -176,18 +212,23 @@ def test_outputs_name_the_api_bucket_tables_and_queues(template: Template) -> No
 
 
 def test_every_iac_check_skip_is_justified_next_to_its_resource(template: Template) -> None:
+    # Given the checkov skips in the resources' metadata
+    # When each is read / Then it names a checkov check and says why in ten words or more
     skipped = 0
     for name, resource in template.resources.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert skip["id"].startswith("CKV_"), name
             assert len(skip.get("comment", "").split()) >= 10, f"{name} {skip['id']}: say why"
             skipped += 1
+    # And there are some, so the loop above checked something
     assert skipped > 0
 
 
 def test_no_policy_grants_every_action_or_every_resource_beyond_what_an_api_requires() -> None:
+    # Given the template with its defaults and with Rekognition for labels
     # With every condition on, so that conditional statements are checked too.
     for template in (Template.load(), Template.load(parameters={"LabelsProvider": "rekognition"})):
+        # When each statement of each function's resolved policies is read
         for function in template.functions:
             for policy in template.resolve(template.properties(function)["Policies"]):
                 for statement in policy["Statement"]:
@@ -195,6 +236,7 @@ def test_no_policy_grants_every_action_or_every_resource_beyond_what_an_api_requ
                     resources = statement["Resource"]
                     actions = actions if isinstance(actions, list) else [actions]
                     resources = resources if isinstance(resources, list) else [resources]
+                    # Then no action has a wildcard, and only DetectLabels may cover every resource
                     assert all("*" not in action for action in actions), (function, actions)
                     if "*" in resources:
                         # Rekognition's DetectLabels has no resource-level permissions.
@@ -203,10 +245,13 @@ def test_no_policy_grants_every_action_or_every_resource_beyond_what_an_api_requ
 
 @pytest.mark.parametrize("environment", ["default", "prod"])
 def test_samconfig_builds_cached_and_in_parallel(environment: str) -> None:
+    # Given samconfig.toml / When an environment's build parameters are read
     config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
     build = config[environment]["build"]["parameters"]
+    # Then its builds are cached and run in parallel
     assert build["cached"] is True
     assert build["parallel"] is True
+    # And its deploys pass the stage of that environment: dev by default, prod for prod
     deploy = config[environment]["deploy"]["parameters"]
     assert (
         f'Stage="{"dev" if environment == "default" else "prod"}"'

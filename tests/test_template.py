@@ -72,8 +72,11 @@ def test_pynamodb_models_match_the_template_tables(
 ) -> None:
     # Every model of a table has the table's key; together they define its attributes and
     # indexes, exactly.
+    # Given the schemas PynamoDB derives from the models that share the table
     schemas = [_schema(model) for model in models]
+    # When the template's definition of that table is read
     expected = _table(template, table)
+    # Then each model has its key, and together they declare exactly its attributes and indexes
     assert all(schema["keys"] == expected["keys"] for schema in schemas)
     assert set().union(*(schema["attributes"] for schema in schemas)) == expected["attributes"]
     assert sorted({i for schema in schemas for i in schema["indexes"]}) == expected["indexes"]
@@ -87,23 +90,30 @@ def _openapi_routes() -> set[tuple[str, str]]:
 
 
 def test_every_template_route_is_served_by_the_code_and_vice_versa(template: Template) -> None:
+    # Given the template's HTTP routes / When the routers' OpenAPI document is generated
+    # Then both name the same methods and paths, none missing on either side
     assert {(r.method, r.path) for r in template.http_routes()} == _openapi_routes()
 
 
 def test_each_function_serves_exactly_its_template_routes(template: Template) -> None:
+    # Given the app of each function that serves HTTP, by its logical id in the template
     import images_api
     import presign_upload
 
     apps = {"PresignUploadFunction": presign_upload.app, "ImagesApiFunction": images_api.app}
     for function, app in apps.items():
+        # When the routes its app registered and those the template gives it are collected
         routes = app._static_routes + app._dynamic_routes
         served = {(route.method, route.openapi_path) for route in routes}
         declared = {(r.method, r.path) for r in template.http_routes() if r.function == function}
+        # Then they are the same: no function serves another's route, or misses one of its own
         assert served == declared, function
 
 
 def test_committed_openapi_json_is_current() -> None:
+    # Given the openapi.json in the repository
     committed = (ROOT / "openapi.json").read_text(encoding="utf-8")
+    # When the document is generated from the routers now / Then it is exactly what is committed
     assert committed == openapi_json(uploads.router, images.router), "run `make openapi`"
 
 
@@ -120,49 +130,66 @@ def test_committed_openapi_json_is_current() -> None:
 def test_template_environment_satisfies_the_function_settings(
     template: Template, function: str, settings: type[BaseModel]
 ) -> None:
+    # Given the environment the template gives the function
     env = template.function_environment(function)
+    # When the settings its code requires are listed
     required = {f.alias for f in settings.model_fields.values() if f.is_required()}
+    # Then each is set, and the settings load from that environment (plus the region Lambda sets)
     assert required <= set(env)
     settings.model_validate({"AWS_REGION": "us-east-1", **env})
 
 
 def test_presign_expiry_is_short(template: Template) -> None:
+    # Given the template's PresignExpirySeconds parameter
     spec = template.data["Parameters"]["PresignExpirySeconds"]
+    # When its default and maximum are read / Then an upload form lives 5 minutes, 15 at most
     assert spec["Default"] == 300
     assert spec["MaxValue"] <= 900
+    # And the function's settings refuse anything over 15 minutes too
     field = PresignUploadSettings.model_fields["presign_expiry_seconds"]
     assert any(getattr(rule, "le", None) == 900 for rule in field.metadata)
 
 
 def test_lambda_requirements_match_the_runtime_dependencies() -> None:
+    # Given the project's runtime dependencies, less boto3 (the Lambda runtime provides it)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = {d for d in project["project"]["dependencies"] if not d.startswith("boto3")}
+    # When the requirements of the functions and of the imaging layer are read
     listed = set()
     for path in (ROOT / "functions" / "requirements.txt", ROOT / "layers/imaging/requirements.txt"):
         lines = path.read_text(encoding="utf-8").splitlines()
         listed |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    # Then between them they list exactly those, with the same version ranges
     assert listed == runtime
 
 
 def test_pending_records_expire_through_the_tables_ttl_attribute(template: Template) -> None:
     from pynamodb.attributes import TTLAttribute
 
+    # Given the images table's time to live, which is switched on
     ttl = template.properties("ImagesTable")["TimeToLiveSpecification"]
     assert ttl["Enabled"] is True
+    # When the image record's expires_at attribute is looked up
     attribute = ImageRecord.get_attributes()["expires_at"]
+    # Then it is a TTL attribute, stored under the name the table expires items by
     assert isinstance(attribute, TTLAttribute)
     assert attribute.attr_name == ttl["AttributeName"]
 
 
 def test_staging_objects_expire_after_a_day(template: Template) -> None:
+    # Given the bucket's lifecycle rules
     rules = template.properties("ImagesBucket")["LifecycleConfiguration"]["Rules"]
+    # When those for the staging prefix uploads/ are picked out
     staging = [r for r in rules if r.get("Prefix") == "uploads/"]
+    # Then there is one, and it expires what is left there after a day
     assert len(staging) == 1
     assert staging[0]["ExpirationInDays"] == 1
 
 
 def test_bucket_blocks_public_access(template: Template) -> None:
+    # Given the bucket's public access block
     block = template.properties("ImagesBucket")["PublicAccessBlockConfiguration"]
+    # When its four settings are read / Then every one is on: no ACL or policy can open it up
     assert all(
         block[k] is True
         for k in (
@@ -181,35 +208,46 @@ def test_bucket_blocks_public_access(template: Template) -> None:
 def test_queues_outlast_their_consumers_and_dead_letter_after_three_receives(
     template: Template, queue: str, function: str
 ) -> None:
+    # Given a work queue and the function that consumes it / When the queue's settings are read
     props = template.properties(queue)
+    # Then a received message stays hidden for at least six times the function's timeout,
+    # and is dead-lettered on its third receive
     assert props["VisibilityTimeout"] >= 6 * template.properties(function)["Timeout"]
     assert props["RedrivePolicy"]["maxReceiveCount"] == 3
+    # And the dead-letter queue keeps messages for 14 days
     dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     assert template.properties(dlq)["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # And the function reports partial batch failures, so only failed messages come back
     source = next(s for s in template.sqs_sources() if s.function == function)
     assert source.partial_failures
 
 
 def test_every_dead_letter_queue_has_an_alarm(template: Template) -> None:
+    # Given the template's dead-letter queues
     dlqs = {q for q in template.of_type("AWS::SQS::Queue") if "DeadLetter" in q}
+    # When the queues its alarms watch are collected
     alarmed = {
         template.properties(a)["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for a in template.of_type("AWS::CloudWatch::Alarm")
         if template.properties(a)["Dimensions"][0]["Name"] == "QueueName"
     }
+    # Then they are the same queues: every dead-letter queue is watched
     assert dlqs == alarmed
 
 
 def test_every_function_has_error_and_throttle_alarms_and_a_log_retention(
     template: Template,
 ) -> None:
+    # Given the template's alarms / When the metrics they watch are gathered per function
     watched: dict[str, set[str]] = {}
     for alarm in template.of_type("AWS::CloudWatch::Alarm"):
         props = template.properties(alarm)
         dimension = props["Dimensions"][0]
         if dimension["Name"] == "FunctionName":
             watched.setdefault(dimension["Value"]["Ref"], set()).add(props["MetricName"])
+    # Then every function has an Errors and a Throttles alarm, and no alarm on anything else
     assert watched == {f: {"Errors", "Throttles"} for f in template.functions}
+    # And every function has its own log group, kept as long as the LogRetentionDays parameter says
     groups = {
         template.properties(g)["LogGroupName"]["Fn::Sub"]: template.properties(g)
         for g in template.of_type("AWS::Logs::LogGroup")
@@ -220,8 +258,10 @@ def test_every_function_has_error_and_throttle_alarms_and_a_log_retention(
 
 
 def test_the_bucket_refuses_plain_http(template: Template) -> None:
+    # Given the template's one bucket policy / When its single statement is read
     (policy,) = template.of_type("AWS::S3::BucketPolicy")
     (statement,) = template.properties(policy)["PolicyDocument"]["Statement"]
+    # Then it denies every S3 action to a request that was not sent over TLS
     assert statement["Effect"] == "Deny"
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert statement["Action"] == "s3:*"
@@ -230,8 +270,11 @@ def test_the_bucket_refuses_plain_http(template: Template) -> None:
 def test_ingest_is_triggered_by_uploads_only_and_dead_letters_after_two_retries(
     template: Template,
 ) -> None:
+    # Given the template / When the S3 event sources of its functions are listed
     (source,) = template.s3_sources()
+    # Then there is one: Ingest, for objects under uploads/ only
     assert (source.function, source.prefix) == ("IngestFunction", "uploads/")
+    # And a failed Ingest invocation is retried twice, then sent to Ingest's dead-letter queue
     invoke = template.properties("IngestFunction")["EventInvokeConfig"]
     assert invoke["MaximumRetryAttempts"] == 2
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {
@@ -240,7 +283,9 @@ def test_ingest_is_triggered_by_uploads_only_and_dead_letters_after_two_retries(
 
 
 def test_only_the_processing_functions_get_the_imaging_layer(template: Template) -> None:
+    # Given the template's functions / When those with layers are picked out
     with_layer = {f for f in template.functions if template.properties(f).get("Layers")}
+    # Then they are Ingest, Variants and Metadata: the API functions go without Pillow
     assert with_layer == {"IngestFunction", "VariantsFunction", "MetadataFunction"}
 
 

@@ -94,14 +94,17 @@ def test_demo_page_uploads_dedups_and_renders_the_picture(
 
 
 def test_uppy_page_uploads_through_uppy(browser: Any, stack: RunningStack, tmp_path: Path) -> None:
+    # Given the Uppy page, its Uppy instance ready, with any script error collected
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{stack.api}/uppy")
     page.wait_for_function("() => window.imagepipeUppy !== undefined", timeout=30_000)
+    # When a photo is added to the dashboard and its upload started
     photo = _photo_file(tmp_path, "uppy.jpg", 3)
     page.set_input_files(".uppy-Dashboard-input >> nth=0", [str(photo)])
     page.click(".uppy-StatusBar-actionBtn--upload")
+    # Then the page lists it as completed, and no script error occurred on the way
     page.wait_for_selector('#results li[data-status="completed"]', timeout=90_000)
     assert errors == []
     page.close()

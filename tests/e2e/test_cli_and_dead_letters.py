@@ -52,10 +52,13 @@ def wait_for_message(stack: RunningStack, logical_id: str, timeout: float = 60) 
 
 
 def test_imagepipe_upload_hashes_uploads_and_waits(stack: RunningStack, tmp_path: Path) -> None:
+    # Given a real 5 MP photo / When `imagepipe upload` sends it to the stack in session cli-1
     first = cli("upload", str(photo("wood-5mp.jpg")), "--api", stack.api, "--session", "cli-1")
+    # Then it succeeds, reporting a new image that completed
     assert first.returncode == 0, first.stdout + first.stderr
     assert "completed" in first.stdout
     assert "new" in first.stdout
+    # And the same photo sent again, in another session, is reported as a duplicate
     again = cli("upload", str(photo("wood-5mp.jpg")), "--api", stack.api, "--session", "cli-2")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "duplicate" in again.stdout
@@ -69,12 +72,17 @@ def _function_of(template: Template, name: str, event: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("name", sorted([*EXPECTED, *PIPELINE_EVENTS]))
 def test_every_event_file_runs_through_imagepipe_invoke(stack: RunningStack, name: str) -> None:
+    # Given an events/ file and the function its route or source belongs to
     template = Template.load()
     path = ROOT / "events" / name
     function = _function_of(template, name, json.loads(path.read_text()))
+    # When `imagepipe invoke` runs it against the stack's endpoint
     run = cli("invoke", function, "-e", str(path), "--endpoint", stack.aws)
+    # Then it succeeds and prints the function's answer
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
+    # And the answer fits the file: the documented error for a bad request, a 200, 204 or 404
+    # otherwise, results from Ingest, and a failed item for a poison message only
     if name in EXPECTED:
         status, code = EXPECTED[name]
         if code is not None:  # validation outcomes do not depend on what the stack holds

@@ -89,7 +89,9 @@ def test_the_whole_flow_over_http(stack: RunningStack) -> None:
 
 @local_only
 def test_the_demo_page_is_served(stack: RunningStack) -> None:
+    # Given the local stack / When its root page is fetched
     page = requests.get(f"{stack.api}/", timeout=10)
+    # Then the demo page and its script are served, and a path out of the static folder is not
     assert page.status_code == 200
     assert "imagepipe" in page.text
     assert requests.get(f"{stack.api}/static/app.js", timeout=10).status_code == 200
@@ -124,11 +126,14 @@ def _signed_form(stack: RunningStack, data: bytes) -> dict[str, Any]:
     ],
 )
 def test_s3_refuses_a_post_that_breaks_its_signed_policy(stack: RunningStack, tamper: str) -> None:
+    # Given an upload form signed for some JPEG bytes
     data = b"\xff\xd8\xff\xe0" + tamper.encode() * 50
     target = _signed_form(stack, data)
     fields: list[tuple[str, Any]] = list(target["fields"].items())
     files: list[tuple[str, Any]] = [("file", ("a.jpg", data))]
     headers: dict[str, str] = {}
+    # And one way of breaking it: other bytes, another content type, the key given twice,
+    # a second file, or another content type behind a multipart type in mixed case
     if tamper == "other bytes":
         files = [("file", ("a.jpg", data[:-1] + b"!"))]
     elif tamper == "content type":
@@ -149,6 +154,8 @@ def test_s3_refuses_a_post_that_breaks_its_signed_policy(stack: RunningStack, ta
             "Multipart/Form-Data" + request.headers["Content-Type"][19:]
         )
     request.headers.update(headers)
+    # When the form is posted to S3
     response = requests.Session().send(request, timeout=10)
+    # Then S3 refuses it with a 400 or 403 and an XML error
     assert response.status_code in (400, 403), response.text
     assert b"<Error>" in response.content

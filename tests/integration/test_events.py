@@ -47,19 +47,25 @@ PIPELINE_EVENTS = {
 
 
 def test_every_event_file_has_an_expectation() -> None:
+    # Given the JSON files in events/ / When they are listed
+    # Then each has its expected outcome here, and no expectation names a missing file
     assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted([*EXPECTED, *PIPELINE_EVENTS])
 
 
 def test_pipeline_events_name_their_template_function(template: Template) -> None:
+    # Given each S3 and SQS event file, with the function it is meant for
     for name, function in PIPELINE_EVENTS.items():
+        # When it is read
         event = load_event(name)
         if name.startswith("ingest_") and "Records" in event:
+            # Then an S3 event is for the bucket, and a key under the prefix, that trigger it
             source = next(s for s in template.s3_sources() if s.function == function)
             key = event["Records"][0]["s3"]["object"]["key"]
             assert key.startswith(source.prefix), name
             bucket = event["Records"][0]["s3"]["bucket"]["name"]
             assert bucket == template.physical_name(source.bucket), name
         elif "Records" in event and event["Records"][0].get("eventSource") == "aws:sqs":
+            # And an SQS event comes from the queue the function consumes
             queue = next(s.queue for s in template.sqs_sources() if s.function == function)
             assert event["Records"][0]["eventSourceARN"] == template.arn(queue), name
 

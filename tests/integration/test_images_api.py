@@ -64,8 +64,11 @@ def test_get_image_returns_the_full_record_with_presigned_urls(
 
 
 def test_get_pending_image_has_no_urls_yet(api: LocalHttpApi, aws: Template) -> None:
+    # Given an image presigned but never uploaded
     upload = presign(api, "s-1", b"some bytes").json()["uploads"][0]
+    # When it is read
     body = api.request("GET", f"/images/{upload['imageId']}").json()
+    # Then it is pending, with no original, thumbnail or variants and no upload time
     assert body["status"] == "pending_upload"
     assert (body["original"], body["thumbnail"], body["variants"]) == (None, None, [])
     assert body["uploadedAt"] is None
@@ -73,6 +76,7 @@ def test_get_pending_image_has_no_urls_yet(api: LocalHttpApi, aws: Template) -> 
 
 @pytest.mark.parametrize("image_id", ["f" * 32, "bad!id", "x" * 300])
 def test_unknown_or_impossible_ids_are_404(api: LocalHttpApi, aws: Template, image_id: str) -> None:
+    # Given an id no image has, or none could have / When it is read / Then 404 not_found
     response = api.request("GET", f"/images/{image_id}")
     assert response.status == 404
     assert response.json()["error"]["code"] == "not_found"
@@ -81,10 +85,13 @@ def test_unknown_or_impossible_ids_are_404(api: LocalHttpApi, aws: Template, ima
 def test_unknown_route_is_404_with_the_error_shape(api: LocalHttpApi, aws: Template) -> None:
     # API Gateway answers unknown routes itself; the handler must still answer its own shape
     # when it gets a path it has no route for (e.g. a catch-all route).
+    # Given an event for a catch-all route, on a path the images API does not serve
     from imagepipe_local.events import http_api_event
 
     event = http_api_event(route_key="$default", path="/nope")
+    # When the images API function gets it
     response = api.send("ImagesApiFunction", event)
+    # Then it answers 404 in the API's error shape, with the code route_not_found
     assert response.status == 404
     assert response.json()["error"]["code"] == "route_not_found"
 
@@ -113,8 +120,11 @@ def test_session_listing_is_newest_first_and_paginated(api: LocalHttpApi, aws: T
 
 
 def test_listing_shows_the_thumbnail_once_it_exists(api: LocalHttpApi, aws: Template) -> None:
+    # Given a processed image in s-1
     seed_processed_image(aws, image_id=IMAGE_A)
+    # When s-1 is listed
     (image,) = api.request("GET", "/sessions/s-1/images").json()["images"]
+    # Then its summary carries the thumbnail inline, as a WebP data URI
     assert image["thumbnail"]["dataUri"].startswith("data:image/webp;base64,")
 
 
@@ -131,7 +141,10 @@ def test_listing_shows_the_thumbnail_once_it_exists(api: LocalHttpApi, aws: Temp
 def test_bad_listing_parameters_are_400(
     api: LocalHttpApi, aws: Template, query: dict[str, str], code: str
 ) -> None:
+    # Given a nextToken that is not one, or a limit that is not a number from 1 to 100
+    # When s-1 is listed with it
     response = api.request("GET", "/sessions/s-1/images", query=query)
+    # Then it is a 400 with the code of the bad parameter
     assert response.status == 400, response.body
     assert response.json()["error"]["code"] == code
 
@@ -160,19 +173,25 @@ def test_delete_image_leaves_zero_objects_and_zero_items(api: LocalHttpApi, aws:
 
 
 def test_delete_touches_no_other_image(api: LocalHttpApi, aws: Template) -> None:
+    # Given two processed images, A and B, in the same session
     seed_processed_image(aws, image_id=IMAGE_A, data=b"one")
     seed_processed_image(aws, image_id=IMAGE_B, data=b"two")
     before = [key for key in object_keys(aws) if IMAGE_B in key]
+    # When A is deleted
     assert api.request("DELETE", f"/images/{IMAGE_A}").status == 204
+    # Then only B's objects are left, B can still be read, and only B's link remains
     assert object_keys(aws) == before
     assert api.request("GET", f"/images/{IMAGE_B}").status == 200
     assert [i["imageId"]["S"] for i in items(aws, "SessionImagesTable")] == [IMAGE_B]
 
 
 def test_deleted_hash_can_be_uploaded_again_as_new(api: LocalHttpApi, aws: Template) -> None:
+    # Given an image presigned, then deleted
     first = presign(api, "s-1", b"again").json()["uploads"][0]
     assert api.request("DELETE", f"/images/{first['imageId']}").status == 204
+    # When the same bytes are presigned again
     second = presign(api, "s-1", b"again").json()["uploads"][0]
+    # Then they make a new image, with a new id
     assert second["isNew"] is True
     assert second["imageId"] != first["imageId"]
 
@@ -180,9 +199,12 @@ def test_deleted_hash_can_be_uploaded_again_as_new(api: LocalHttpApi, aws: Templ
 def test_delete_of_another_tenants_image_is_404_and_deletes_nothing(
     api: LocalHttpApi, aws: Template
 ) -> None:
+    # Given alice's processed image
     seed_processed_image(aws, image_id=IMAGE_A, tenant="alice")
     count = len(object_keys(aws))
+    # When mallory deletes it
     response = api.request("DELETE", f"/images/{IMAGE_A}", jwt_claims={"sub": "mallory"})
+    # Then it is a 404, no object is gone, and alice can still read her image
     assert response.status == 404
     assert len(object_keys(aws)) == count
     assert api.request("GET", f"/images/{IMAGE_A}", jwt_claims={"sub": "alice"}).status == 200
@@ -207,19 +229,25 @@ def test_unlink_touches_only_that_session(api: LocalHttpApi, aws: Template) -> N
 
 
 def test_unlink_is_per_tenant(api: LocalHttpApi, aws: Template) -> None:
+    # Given alice's image in her session s-1
     seed_processed_image(aws, image_id=IMAGE_A, tenant="alice")
+    # When bob unlinks that id from his own s-1
     response = api.request("DELETE", f"/sessions/s-1/images/{IMAGE_A}", jwt_claims={"sub": "bob"})
+    # Then it is a 404 and alice's link is still there
     assert response.status == 404
     assert len(items(aws, "SessionImagesTable")) == 1
 
 
 def test_a_token_of_one_session_is_refused_on_another(api: LocalHttpApi, aws: Template) -> None:
+    # Given two sessions of three images each, and a next-page token from listing s-a
     for i in range(3):
         presign(api, "s-a", bytes([i]) * 5)
         presign(api, "s-b", bytes([i + 10]) * 5)
     token = api.request("GET", "/sessions/s-a/images", query={"limit": "1"}).json()["nextToken"]
     assert token
+    # When that token is used to list s-b
     response = api.request("GET", "/sessions/s-b/images", query={"limit": "1", "nextToken": token})
+    # Then it is refused as an invalid next token
     assert response.status == 400
     assert response.json()["error"]["code"] == "invalid_next_token"
 

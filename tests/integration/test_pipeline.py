@@ -79,8 +79,10 @@ def test_a_declared_hash_that_differs_fails_with_checksum_mismatch(
     # Given bytes of the declared size but not the declared content
     real = encode(photo_like(300, 200))
     declared = real[:-3] + bytes(b ^ 0xFF for b in real[-3:])
+    # When they are uploaded against that declaration, and ingested
     entry = upload(api, real, declared=declared)
     ingest(sources, entry["imageId"])
+    # Then the image fails with checksum_mismatch, nothing is kept and no job is queued
     image = api.request("GET", f"/images/{entry['imageId']}").json()
     assert image["status"] == "failed"
     assert image["error"]["code"] == "checksum_mismatch"
@@ -109,8 +111,11 @@ def test_bad_files_end_failed_with_their_code_and_leave_nothing(
     content_type: str,
     code: str,
 ) -> None:
+    # Given a file that is no image of a supported format (SVG, PDF, text, noise), declared as one
+    # When it is uploaded and ingested
     entry = upload(api, data, content_type=content_type, name="x")
     ingest(sources, entry["imageId"])
+    # Then the image fails as an unsupported format, and nothing of it is left in the bucket
     image = api.request("GET", f"/images/{entry['imageId']}").json()
     assert (image["status"], image["error"]["code"]) == ("failed", code)
     assert object_keys(aws) == []
@@ -120,9 +125,12 @@ def test_an_upload_larger_than_declared_fails_before_it_is_read(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources
 ) -> None:
     # moto does not enforce the policy's content-length-range; Ingest checks the size itself
+    # Given a small JPEG, declared at its own size
     data = encode(photo_like(300, 200))
+    # When it is uploaded with 1000 bytes more than that, and ingested
     entry = upload(api, data + b"\0" * 1000, declared=data)
     ingest(sources, entry["imageId"])
+    # Then the image fails with size_mismatch, and nothing of it is left in the bucket
     image = api.request("GET", f"/images/{entry['imageId']}").json()
     assert (image["status"], image["error"]["code"]) == ("failed", "size_mismatch")
     assert object_keys(aws) == []
@@ -131,9 +139,12 @@ def test_an_upload_larger_than_declared_fails_before_it_is_read(
 def test_a_truncated_jpeg_is_corrupt(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources
 ) -> None:
+    # Given the first 5000 bytes of a JPEG
     data = encode(photo_like(640, 480))[:5000]
+    # When they are uploaded and ingested
     entry = upload(api, data)
     ingest(sources, entry["imageId"])
+    # Then the image fails as corrupt, and nothing of it is left in the bucket
     image = api.request("GET", f"/images/{entry['imageId']}").json()
     assert (image["status"], image["error"]["code"]) == ("failed", "corrupt_image")
     assert object_keys(aws) == []
@@ -142,6 +153,7 @@ def test_a_truncated_jpeg_is_corrupt(
 def test_a_png_claiming_60000_by_60000_is_refused_before_decoding(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources
 ) -> None:
+    # Given a small PNG whose header claims 60000 by 60000 pixels
     import struct
     import zlib
 
@@ -160,8 +172,10 @@ def test_a_png_claiming_60000_by_60000_is_refused_before_decoding(
         + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
         + chunk(b"IEND", b"")
     )
+    # When it is uploaded and ingested
     entry = upload(api, data, content_type="image/png", name="bomb.png")
     ingest(sources, entry["imageId"])
+    # Then the image fails with too_many_pixels, and nothing of it is left in the bucket
     image = api.request("GET", f"/images/{entry['imageId']}").json()
     assert (image["status"], image["error"]["code"]) == ("failed", "too_many_pixels")
     assert object_keys(aws) == []
@@ -173,6 +187,7 @@ def test_ten_copies_of_one_s3_event_make_one_record_and_one_message_per_queue(
     # Given an uploaded image and the S3 event for it, delivered ten times
     entry = upload(api, encode(photo_like(400, 300)))
     event = sources.s3_event_for(f"uploads/{entry['imageId']}")
+    # When Ingest gets all ten copies
     outcomes = [sources.deliver_s3(json.loads(json.dumps(event)))[0] for _ in range(10)]
     # Then it was ingested once: one record, one job in each queue
     assert outcomes[0]["results"][0]["outcome"] == "processing"
@@ -265,22 +280,29 @@ def test_delete_while_jobs_are_in_flight_leaves_nothing(
 def test_an_upload_for_a_deleted_image_is_removed(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources
 ) -> None:
+    # Given an image uploaded, then deleted before Ingest ran
     entry = upload(api, encode(photo_like(200, 100)))
     assert api.request("DELETE", f"/images/{entry['imageId']}").status == 204
     # The browser's POST landed after the delete: the S3 event arrives for an unknown image
     s3 = boto3.client("s3")
     s3.put_object(Bucket=bucket(aws), Key=f"uploads/{entry['imageId']}", Body=b"late bytes")
+    # When Ingest gets the event for those late bytes
     ingest(sources, entry["imageId"])
+    # Then it removes them: the bucket is empty
     assert object_keys(aws) == []
 
 
 def test_a_real_12_mp_photo_completes_with_every_variant(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources
 ) -> None:
+    # Given the real 12 MP photo
     from tests.photos import photo
 
     data = photo("sunset-12mp.jpg").read_bytes()
+    # When it is uploaded and processed
     image = process(api, sources, data, name="sunset.jpg")
+    # Then it completes at its full size with both formats at each of the three widths,
+    # the six together smaller than the original
     assert image["status"] == "completed"
     assert (image["width"], image["height"]) == (4272, 2848)
     assert sorted(v["width"] for v in image["variants"]) == [640, 640, 1024, 1024, 1920, 1920]

@@ -43,8 +43,11 @@ def _seed_pending_upload(template: Template) -> None:
 
 
 def test_ingest_object_created(runner: FunctionRunner, aws: Template) -> None:
+    # Given the pending image the event names, with its bytes in staging
     _seed_pending_upload(aws)
+    # When Ingest gets the ObjectCreated event
     response = runner.invoke("IngestFunction", load_event("ingest_object_created.json"))
+    # Then it answers that the image is processing, and the record says so too
     assert response["results"][0]["outcome"] == "processing"
     image = images_repo(aws).get(SEEDED_IMAGE)
     assert image is not None
@@ -54,11 +57,14 @@ def test_ingest_object_created(runner: FunctionRunner, aws: Template) -> None:
 def test_ingest_decodes_the_key_and_ignores_what_is_not_a_staging_upload(
     runner: FunctionRunner, aws: Template
 ) -> None:
+    # Given an event whose key is URL-encoded ('+' for spaces) / When Ingest gets it
     response = runner.invoke("IngestFunction", load_event("ingest_encoded_key.json"))
+    # Then it reports the decoded key, skipped because it names no image id
     assert response["results"] == [{"key": "uploads/not an image id", "outcome": "skipped"}]
 
 
 def test_ingest_skips_the_s3_test_event(runner: FunctionRunner, aws: Template) -> None:
+    # Given S3's test event, which has no records / When Ingest gets it / Then it has no results
     assert runner.invoke("IngestFunction", load_event("ingest_s3_test_event.json")) == {
         "results": []
     }
@@ -75,13 +81,17 @@ def test_ingest_skips_the_s3_test_event(runner: FunctionRunner, aws: Template) -
 def test_worker_events(
     runner: FunctionRunner, aws: Template, name: str, function: str, failures: list[int]
 ) -> None:
+    # Given the image the jobs name, uploaded and ingested, so that it is processing
     _seed_pending_upload(aws)
     runner.invoke("IngestFunction", load_event("ingest_object_created.json"))
+    # When the worker event is given to its function
     event = load_event(name)
     response = runner.invoke(function, event)
+    # Then no message is reported as failed but the poison one, which is not JSON
     expected = [{"itemIdentifier": event["Records"][i]["messageId"]} for i in failures]
     assert response == {"batchItemFailures": expected}
     image = images_repo(aws).get(SEEDED_IMAGE)
     assert image is not None
+    # And the image's variants, or its metadata, are done
     done = image.variants_done if function == "VariantsFunction" else image.metadata_done
     assert done

@@ -119,12 +119,16 @@ def test_duplicate_in_same_session_is_linked_once_and_gets_no_upload(
 
 
 def test_duplicate_in_another_session_is_linked_there_too(api: LocalHttpApi, aws: Template) -> None:
+    # Given an image of s-1 that is being processed
     first = presign(api, "s-1", JPEG).json()["uploads"][0]
     _mark(aws, first["imageId"], ImageStatus.PROCESSING)
+    # When the same bytes are presigned in s-2
     other = presign(api, "s-2", JPEG).json()["uploads"][0]
+    # Then the same image comes back, not new and without an upload target
     assert other["imageId"] == first["imageId"]
     assert other["isNew"] is False
     assert other["upload"] is None
+    # And it is linked to both sessions
     assert links_of(aws, "s-1") == [first["imageId"]]
     assert links_of(aws, "s-2") == [first["imageId"]]
 
@@ -132,8 +136,12 @@ def test_duplicate_in_another_session_is_linked_there_too(api: LocalHttpApi, aws
 def test_pending_image_gets_the_same_id_and_a_fresh_upload(
     api: LocalHttpApi, aws: Template
 ) -> None:
+    # Given an image presigned in s-1 whose bytes never came
     first = presign(api, "s-1", JPEG).json()["uploads"][0]
+    # When the same bytes are presigned in s-2
     again = presign(api, "s-2", JPEG).json()["uploads"][0]
+    # Then it is the same pending image, with an upload target for its staging key again,
+    # and s-2 links it
     assert again["imageId"] == first["imageId"]
     assert again["isNew"] is False
     assert again["status"] == "pending_upload"
@@ -142,12 +150,16 @@ def test_pending_image_gets_the_same_id_and_a_fresh_upload(
 
 
 def test_failed_image_is_reopened_for_a_new_upload(api: LocalHttpApi, aws: Template) -> None:
+    # Given an image that failed with checksum_mismatch
     first = presign(api, "s-1", JPEG).json()["uploads"][0]
     _mark(aws, first["imageId"], ImageStatus.FAILED, error_code="checksum_mismatch")
+    # When the same bytes are presigned again
     again = presign(api, "s-1", JPEG).json()["uploads"][0]
+    # Then the same image is pending again, with an upload target
     assert again["imageId"] == first["imageId"]
     assert again["status"] == "pending_upload"
     assert again["upload"] is not None
+    # And its record is back to pending, with the error cleared
     record = images_repo(aws).get(first["imageId"])
     assert record is not None
     assert (record.status, record.error_code) == (ImageStatus.PENDING_UPLOAD, None)
@@ -170,6 +182,7 @@ def test_twenty_concurrent_presigns_of_one_new_hash_make_one_image(
         except BaseException as error:  # surfaced below, in the test's thread
             errors.append(error)
 
+    # When all twenty run
     threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
     for thread in threads:
         thread.start()
@@ -186,6 +199,7 @@ def test_twenty_concurrent_presigns_of_one_new_hash_make_one_image(
 
 def test_tenants_never_share_an_image(api: LocalHttpApi, aws: Template) -> None:
     # Given the same bytes uploaded by the public tenant and by two JWT subjects
+    # When each presigns them, all in a session named s-1
     public = presign(api, "s-1", JPEG).json()["uploads"][0]
     alice = presign(api, "s-1", JPEG, claims={"sub": "alice"}).json()["uploads"][0]
     bob = presign(api, "s-1", JPEG, claims={"sub": "bob"}).json()["uploads"][0]
@@ -206,12 +220,14 @@ def test_tenants_never_share_an_image(api: LocalHttpApi, aws: Template) -> None:
 
 
 def test_session_id_from_header(api: LocalHttpApi, aws: Template) -> None:
+    # Given a body without a sessionId / When it is posted with an X-Session-Id header
     response = api.request(
         "POST",
         "/uploads",
         body={"files": [spec(PNG, "a.png", "image/png")]},
         headers={"X-Session-Id": "hdr-1"},
     )
+    # Then the upload is accepted and linked to the header's session
     assert response.status == 200, response.body
     assert links_of(aws, "hdr-1") == [response.json()["uploads"][0]["imageId"]]
 
@@ -290,29 +306,38 @@ BAD_REQUESTS = [
 def test_bad_requests_get_400_with_a_code_and_change_nothing(
     api: LocalHttpApi, aws: Template, code: str, body: Any, raw: str | None, field: str
 ) -> None:
+    # Given a body that is malformed or breaks a rule / When it is posted to /uploads
     response = api.request("POST", "/uploads", body=body, raw_body=raw)
+    # Then a 400 gives the rule's code and the field, a message and the request id
     assert response.status == 400, response.body
     error = response.json()["error"]
     assert error["code"] == code
     assert error["field"] == field
     assert error["message"]
     assert error["requestId"]
+    # And no record or link was written
     assert items(aws, "ImagesTable") == []
     assert items(aws, "SessionImagesTable") == []
 
 
 def test_one_bad_file_rejects_the_whole_request(api: LocalHttpApi, aws: Template) -> None:
+    # Given a good JPEG and, second, a PNG declared at a terabyte
     body = {"sessionId": "s-1", "files": [spec(JPEG), {**spec(PNG), "size": 10**12}]}
+    # When both are requested together
     response = api.request("POST", "/uploads", body=body)
+    # Then the request is refused at the second file's size, and not even the JPEG is recorded
     assert response.status == 400
     assert response.json()["error"]["field"] == "files[1].size"
     assert items(aws, "ImagesTable") == []
 
 
 def test_uppercase_sha256_is_accepted_as_the_same_hash(api: LocalHttpApi, aws: Template) -> None:
+    # Given an image presigned with its hash in lower case
     first = presign(api, "s-1", JPEG).json()["uploads"][0]
+    # When the same file is requested with its hash in upper case
     body = {"sessionId": "s-1", "files": [{**spec(JPEG), "sha256": sha256(JPEG).upper()}]}
     again = api.request("POST", "/uploads", body=body).json()["uploads"][0]
+    # Then it is the same image
     assert again["imageId"] == first["imageId"]
 
 
@@ -360,7 +385,9 @@ def test_unexpected_failure_is_a_500_with_the_request_id_and_no_trace(
 def test_a_pending_record_expires_two_days_after_the_request(
     api: LocalHttpApi, aws: Template
 ) -> None:
+    # Given a new file / When it is presigned
     upload = presign(api, "s-1", JPEG).json()["uploads"][0]
+    # Then its pending record expires two days from now, to within a minute
     items_by_pk = {i["pk"]["S"]: i for i in items(aws, "ImagesTable")}
     expires = int(items_by_pk[f"image#{upload['imageId']}"]["expiresAt"]["N"])
     remaining = expires - datetime.now(UTC).timestamp()

@@ -179,6 +179,7 @@ def test_a_bad_token_is_an_invalid_request() -> None:
 
 
 def test_listing_validates_the_session_id() -> None:
+    # Given a session id with a '#' in it / When that session is listed / Then the id is refused
     with pytest.raises(InvalidRequest) as caught:
         list_session_images(TENANT, "a#b", FakeWorld().images_deps, limit=1, token=None)
     assert caught.value.code == "invalid_session_id"
@@ -283,7 +284,9 @@ def test_deleting_twice_is_not_found_the_second_time() -> None:
 def test_ids_cannot_contain_the_key_separators(image_id: str) -> None:
     # '_' ends the variants prefix and '.' the original prefix: an id containing either could
     # make one image's prefix cover another's objects.
+    # Given an id with a key separator or a path character in it
     world = FakeWorld()
+    # When it is read / Then no image has it: it is simply not found
     with pytest.raises(NotFound):
         get_image(TENANT, image_id, world.images)
 
@@ -363,6 +366,8 @@ def test_unlink_cannot_reach_another_tenants_session() -> None:
     [("a#b", "img-0001", InvalidRequest), ("s-1", "../x", NotFound)],
 )
 def test_unlink_validates_its_ids(session_id: str, image_id: str, error: type[Exception]) -> None:
+    # Given a session id with a '#' or an image id with a path in it / When an unlink names it
+    # Then the session id is an invalid request, and the image id simply not found
     with pytest.raises(error):
         unlink_image(TENANT, session_id, image_id, FakeWorld().images_deps)
 
@@ -381,6 +386,7 @@ def test_a_delete_that_failed_part_way_can_be_retried_to_the_end() -> None:
         original_delete(keys, prefixes)
 
     world.storage.delete = flaky  # type: ignore[method-assign]
+    # And a first DELETE that failed there, after the image was already marked as deleting
     with pytest.raises(RuntimeError):
         delete_image(TENANT, image.image_id, world.images_deps)
     # When the DELETE is retried

@@ -68,6 +68,7 @@ def test_original_prefix_covers_the_original_whatever_its_extension() -> None:
     # Given the prefix used to find an original whose extension is not recorded yet
     prefix = keys.original_prefix(DATE, "abc123")
 
+    # When the original's key is made with each extension that sniffing can give
     # Then every sniffed extension falls under it
     for ext in ("jpg", "png", "webp", "gif", "avif", "heic"):
         assert keys.original_key(DATE, "abc123", ext).startswith(prefix)
@@ -77,6 +78,7 @@ def test_original_prefix_does_not_cover_an_id_that_merely_starts_the_same() -> N
     # Given two images whose ids share a beginning
     prefix = keys.original_prefix(DATE, "abc")
 
+    # When the original key of the longer id, abcd, is made
     # Then the prefix of the shorter id does not reach the other's original
     assert not keys.original_key(DATE, "abcd", "jpg").startswith(prefix)
 
@@ -85,6 +87,7 @@ def test_variants_prefix_covers_the_thumbnail_and_every_variant() -> None:
     # Given
     prefix = keys.variants_prefix(DATE, "abc123")
 
+    # When the keys of its thumbnail, of one of its variants and of a longer id's variant are made
     # Then
     assert keys.thumbnail_key(DATE, "abc123").startswith(prefix)
     assert keys.variant_key(DATE, "abc123", "large", "avif").startswith(prefix)
@@ -94,23 +97,29 @@ def test_variants_prefix_covers_the_thumbnail_and_every_variant() -> None:
 def test_key_date_converts_to_utc_first() -> None:
     from datetime import timedelta, timezone
 
+    # Given a moment in a zone two hours ahead of UTC, where the new year has just begun
     # 01:00 at UTC+2 on New Year's Day is still the last day of the year in UTC
     moment = datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
+    # When its key date is taken / Then it is the UTC date, in the year before
     assert keys.key_date(moment) == "2025/12/31"
 
 
 def test_phash_bands_cover_64_bits_with_one_more_band_than_the_max_distance() -> None:
     from imagepipe.domain.similarity import BAND_WIDTHS, MAX_DISTANCE, bands, hamming
 
+    # Given the band widths of the similarity index
+    # Then they add up to the 64 bits of a hash, in one band more than the largest distance
     assert sum(BAND_WIDTHS) == 64
     assert len(BAND_WIDTHS) == MAX_DISTANCE + 1
     # Six flipped bits spread over six bands leave exactly the seventh equal: the index's
     # guarantee holds in its worst case, for every band
+    # When, for each band in turn, a hash gets one bit flipped in every other band
     base = "f0e1d2c3b4a59687"
     offsets = [sum(BAND_WIDTHS[:i]) for i in range(len(BAND_WIDTHS))]
     for untouched in range(len(BAND_WIDTHS)):
         mask = sum(1 << (63 - offsets[i]) for i in range(len(BAND_WIDTHS)) if i != untouched)
         flipped = f"{int(base, 16) ^ mask:016x}"
+        # Then it is 6 bits away from the original and shares exactly the untouched band
         assert hamming(base, flipped) == 6
         shared = set(bands(base)) & set(bands(flipped))
         assert [index for index, _ in shared] == [untouched]

@@ -84,6 +84,7 @@ def test_an_impossible_image_id_is_simply_not_found(image_id: str) -> None:
 
 
 def test_a_well_formed_image_id_passes() -> None:
+    # Given an id of letters, digits and a dash / When it is validated / Then it comes back as is
     assert validate_image_id("0123abcdef-Z") == "0123abcdef-Z"
 
 
