@@ -94,7 +94,7 @@ def test_get_image_returns_the_tenants_image() -> None:
 
 @pytest.mark.parametrize("image_id", ["img-9999", "not/an/id"])
 def test_get_image_of_an_unknown_id_is_not_found(image_id: str) -> None:
-    # Given an empty world / When / Then
+    # Given an empty world / When an image is asked for / Then it is not found
     world = FakeWorld()
     with pytest.raises(NotFound) as caught:
         get_image(TENANT, image_id, world.images)
@@ -146,10 +146,10 @@ def test_listing_is_newest_first_across_pages_and_skips_a_dangling_link() -> Non
 
 
 def test_listing_of_an_empty_session_is_empty() -> None:
-    # Given / When
+    # Given a session nobody uploaded to / When it is listed
     page = list_session_images(TENANT, "s-empty", FakeWorld().images_deps, limit=20, token=None)
 
-    # Then
+    # Then the page is empty and has no next token
     assert page.images == []
     assert page.next_token is None
 
@@ -161,7 +161,7 @@ def test_listing_shows_only_the_session_asked_for() -> None:
     b = upload(world, "s-2", 1).image_id
     upload(world, "s-1", 2, tenant=OTHER_TENANT)
 
-    # When / Then
+    # When each session is listed / Then it shows its own image and nothing else
     assert all_listed(world, "s-1", limit=10) == [a]
     assert all_listed(world, "s-2", limit=10) == [b]
 
@@ -247,7 +247,7 @@ def test_delete_of_a_pending_image_removes_its_staging_object() -> None:
     # When it is deleted
     delete_image(TENANT, image.image_id, world.images_deps)
 
-    # Then
+    # Then the staging object went with the record
     assert world.storage.objects == {}
     assert world.images.all() == []
     assert world.links.all() == []
@@ -332,7 +332,7 @@ def test_unlink_when_not_linked_is_not_found() -> None:
     world = FakeWorld()
     image = upload(world, "s-1", 0)
 
-    # When it is unlinked from s-2 / Then
+    # When it is unlinked from s-2 / Then that is not found
     with pytest.raises(NotFound):
         unlink_image(TENANT, "s-2", image.image_id, world.images_deps)
     # And s-1 still has it
@@ -345,7 +345,7 @@ def test_unlink_twice_is_not_found_the_second_time() -> None:
     image = upload(world, "s-1", 0)
     unlink_image(TENANT, "s-1", image.image_id, world.images_deps)
 
-    # When it is unlinked again / Then
+    # When it is unlinked again / Then that is not found
     with pytest.raises(NotFound):
         unlink_image(TENANT, "s-1", image.image_id, world.images_deps)
 

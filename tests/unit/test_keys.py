@@ -24,27 +24,27 @@ def test_key_date_is_the_zero_padded_utc_date() -> None:
 
 
 def test_staging_key_is_under_the_only_prefix_that_triggers_ingest() -> None:
-    # Given / When
+    # Given an image id / When its staging key is made
     key = keys.staging_key("abc123")
 
-    # Then
+    # Then the key is uploads/<id>, under the one prefix S3 notifies Ingest about
     assert key == "uploads/abc123"
     assert key.startswith(keys.STAGING_PREFIX)
 
 
 def test_original_key_layout() -> None:
-    # Given / When
+    # Given an image id, its key date and a sniffed extension / When its original's key is made
     key = keys.original_key(DATE, "abc123", "jpg")
 
-    # Then
+    # Then the key is dated, under original/, named by the id with that extension
     assert key == "images/2026/03/05/original/abc123.jpg"
 
 
 def test_thumbnail_key_layout() -> None:
-    # Given / When
+    # Given an image id and its key date / When its thumbnail's key is made
     key = keys.thumbnail_key(DATE, "abc123")
 
-    # Then
+    # Then the thumbnail is a WebP beside the variants
     assert key == "images/2026/03/05/variants/abc123_thumbnail.webp"
 
 
@@ -57,10 +57,10 @@ def test_thumbnail_key_layout() -> None:
     ],
 )
 def test_variant_key_layout(name: str, fmt: str, expected: str) -> None:
-    # Given / When
+    # Given an image id, a variant's name and format / When the variant's key is made
     key = keys.variant_key(DATE, "abc123", name, fmt)
 
-    # Then
+    # Then it is <id>_<name>.<format> under the dated variants/ folder
     assert key == expected
 
 
@@ -84,11 +84,11 @@ def test_original_prefix_does_not_cover_an_id_that_merely_starts_the_same() -> N
 
 
 def test_variants_prefix_covers_the_thumbnail_and_every_variant() -> None:
-    # Given
+    # Given the variants prefix of an image
     prefix = keys.variants_prefix(DATE, "abc123")
 
     # When the keys of its thumbnail, of one of its variants and of a longer id's variant are made
-    # Then
+    # Then the image's own keys fall under the prefix, the longer id's does not
     assert keys.thumbnail_key(DATE, "abc123").startswith(prefix)
     assert keys.variant_key(DATE, "abc123", "large", "avif").startswith(prefix)
     assert not keys.variant_key(DATE, "abc1234", "large", "avif").startswith(prefix)

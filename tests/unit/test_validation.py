@@ -40,7 +40,7 @@ def a_file(n: int = 0, **changes: Any) -> FileRequest:
 
 @pytest.mark.parametrize("session_id", [None, ""])
 def test_missing_session_id(session_id: str | None) -> None:
-    # Given no session id / When it is validated / Then
+    # Given no session id / When it is validated / Then it is missing, named sessionId
     with pytest.raises(InvalidRequest) as caught:
         validate_session_id(session_id)
     assert caught.value.code == "missing_session_id"
@@ -58,7 +58,7 @@ def test_missing_session_id(session_id: str | None) -> None:
     ],
 )
 def test_invalid_session_id(session_id: str) -> None:
-    # Given a malformed session id / When it is validated / Then
+    # Given a malformed session id / When it is validated / Then it is invalid, named sessionId
     with pytest.raises(InvalidRequest) as caught:
         validate_session_id(session_id)
     assert caught.value.code == "invalid_session_id"
@@ -67,7 +67,7 @@ def test_invalid_session_id(session_id: str) -> None:
 
 @pytest.mark.parametrize("session_id", ["s-1", "a", "conv:2026.01_x-y", "x" * 128])
 def test_valid_session_ids_are_returned_unchanged(session_id: str) -> None:
-    # Given / When / Then
+    # Given a well-formed session id / When it is validated / Then it comes back unchanged
     assert validate_session_id(session_id) == session_id
 
 
@@ -92,7 +92,7 @@ def test_a_well_formed_image_id_passes() -> None:
 
 
 def test_no_files() -> None:
-    # Given an empty list / When / Then
+    # Given an empty list / When it is validated / Then it is refused as no_files
     with pytest.raises(InvalidRequest) as caught:
         validate_files([], MAX)
     assert caught.value.code == "no_files"
@@ -103,7 +103,7 @@ def test_too_many_files() -> None:
     # Given eleven files, one over the limit
     files = [a_file(n) for n in range(11)]
 
-    # When / Then
+    # When they are validated / Then the list is refused as too_many_files
     with pytest.raises(InvalidRequest) as caught:
         validate_files(files, MAX)
     assert caught.value.code == "too_many_files"
@@ -111,7 +111,7 @@ def test_too_many_files() -> None:
 
 
 def test_ten_files_are_allowed() -> None:
-    # Given exactly the maximum / When / Then nothing is raised
+    # Given exactly the maximum / When they are validated / Then nothing is raised
     validate_files([a_file(n) for n in range(10)], MAX)
 
 
@@ -160,7 +160,7 @@ def test_each_bad_file_field_has_its_code(changes: dict[str, Any], code: str, fi
     ],
 )
 def test_boundary_values_are_accepted(changes: dict[str, Any]) -> None:
-    # Given a file at the edge of what is allowed / When / Then nothing is raised
+    # Given a file at the edge of what is allowed / When it is validated / Then nothing is raised
     validate_file(a_file(**changes), MAX, "files[0]")
 
 
