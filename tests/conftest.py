@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -27,7 +26,9 @@ from imagepipe.api import deps  # noqa: E402
 from imagepipe.pipeline import deps as pipeline_deps  # noqa: E402
 from imagepipe.pipeline.ingest import idempotent_ingest  # noqa: E402
 from imagepipe_local import iam  # noqa: E402
-from imagepipe_local.invoke import FunctionRunner, LocalHttpApi  # noqa: E402
+from imagepipe_local.http_api import LocalHttpApi  # noqa: E402
+from imagepipe_local.invoke import FunctionRunner  # noqa: E402
+from imagepipe_local.provision import provision  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -77,22 +78,13 @@ def load_event(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def aws(template: Template) -> Iterator[Template]:
-    """moto with the bucket and tables of template.yaml; process caches reset around it."""
+    """moto with the buckets, tables and queues of template.yaml, created as the local stack
+    creates them; process caches reset around it."""
     _reset_caches()
     with mock_aws():
-        region = os.environ["AWS_REGION"]
-        s3 = boto3.client("s3", region_name=region)
-        for bucket in template.of_type("AWS::S3::Bucket"):
-            s3.create_bucket(Bucket=template.physical_name(bucket))
-        dynamodb = boto3.client("dynamodb", region_name=region)
-        for table in template.of_type("AWS::DynamoDB::Table"):
-            dynamodb.create_table(**template.table_definition(table))
-        sqs = boto3.client("sqs", region_name=region)
-        for queue in template.queues_in_creation_order():
-            sqs.create_queue(
-                QueueName=template.physical_name(queue),
-                Attributes=template.queue_attributes(queue),  # type: ignore[arg-type]
-            )
+        # No S3 notifications: tests deliver S3 events to Ingest themselves (LocalEventSources),
+        # and in decorator mode moto would also queue one for every object a test writes.
+        provision(template, region=os.environ["AWS_REGION"], notifications=False)
         yield template
     _reset_caches()
 

@@ -1,2 +1,26 @@
-"""Local stack support (development only, never imported by the Lambda handlers): reading
-template.yaml, building AWS-shaped events."""
+"""Development tooling, never deployed nor imported by the Lambda handlers. The modules, read as
+a diagram of `imagepipe local` (the tests use the same parts, minus stack and s3_front):
+
+    cli              the `imagepipe` command: local, invoke, upload, openapi
+    stack            the local stack's lifecycle: starts, wires and stops the parts below
+      s3_front       the emulated AWS endpoint: moto's server behind S3's browser-POST checks
+        post_policy  what S3 checks on a POST upload: policy, signature, conditions, checksum
+      provision      template.yaml's buckets, tables and queues created in the emulator
+      sources        event sources: S3 notifications and SQS pollers that invoke the functions
+      http_api       HTTP requests as API Gateway v2 events for the handlers; the demo pages
+      persistence    --data-dir: tables and buckets kept between runs
+    invoke           one handler run as Lambda runs it (and the stack's log line per invocation)
+    iam              each AWS call of a function checked against its template policy
+      permissions    the AWS calls each adapter method and each function may make
+    template         template.yaml read for names, resources, routes, sources, environments
+    events           AWS-shaped events: API Gateway HTTP, S3 notification, SQS batch
+    client           `imagepipe upload`: hash, presign, upload and wait, as a browser does
+"""
+
+from __future__ import annotations
+
+import logging
+
+# The local stack's own log: one line per invocation, refused uploads, dead letters. Not under
+# "imagepipe": that is the Powertools logger of the handlers.
+log = logging.getLogger("imagepipe-local")

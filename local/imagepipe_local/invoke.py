@@ -1,21 +1,22 @@
 """Run a function's handler in-process the way Lambda would: its module from the template's
-CodeUri and Handler, its environment from the template, a Lambda context object."""
+CodeUri and Handler, its environment from the template, a Lambda context object (and, for the
+local stack, one log line per invocation)."""
 
 from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagepipe_local.events import http_api_event
+from imagepipe_local import log
 from imagepipe_local.iam import acting_as
-from imagepipe_local.template import Route, Template
+from imagepipe_local.template import Template
 
 Handler = Callable[[Any, Any], Any]
 _ENV_LOCK = threading.RLock()
@@ -97,71 +98,38 @@ class FunctionRunner:
             return handler(event, context)
 
 
-def _route_pattern(path: str) -> re.Pattern[str]:
-    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
-    return re.compile(f"^{regex}$")
+class LoggingRunner(FunctionRunner):
+    """One log line per invocation: function, duration, outcome."""
 
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: dict[str, str]
-    body: str
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body) if self.body else None
-
-
-class LocalHttpApi:
-    """Turns HTTP requests into API Gateway v2 events for the handler the template routes to."""
-
-    def __init__(self, runner: FunctionRunner) -> None:
-        self.runner = runner
-        self.routes = [
-            (route, _route_pattern(route.path)) for route in runner.template.http_routes()
-        ]
-
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        for route, pattern in self.routes:
-            found = pattern.match(path)
-            if found and route.method == method.upper():
-                return route, found.groupdict()
-        return None
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        raw_body: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
-        jwt_claims: Mapping[str, str] | None = None,
-    ) -> HttpResponse:
-        matched = self.match(method, path)
-        if matched is None:
-            return HttpResponse(
-                404, {"content-type": "application/json"}, '{"message":"Not Found"}'
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            result = super().invoke(logical_id, event)
+        except Exception as error:
+            log.warning(
+                "%s %.0f ms error %s: %s",
+                logical_id,
+                (time.perf_counter() - started) * 1000,
+                type(error).__name__,
+                error,
             )
-        route, params = matched
-        event = http_api_event(
-            route_key=route.route_key,
-            path=path,
-            body=body,
-            raw_body=raw_body,
-            headers=headers,
-            path_parameters=params or None,
-            query=query,
-            jwt_claims=jwt_claims,
-            region=self.runner.template.names.region,
-            account_id=self.runner.template.names.account_id,
+            raise
+        log.info(
+            "%s %.0f ms %s",
+            logical_id,
+            (time.perf_counter() - started) * 1000,
+            _outcome(result),
         )
-        return self.send(route.function, event)
+        return result
 
-    def send(self, function: str, event: Mapping[str, Any]) -> HttpResponse:
-        result = self.runner.invoke(function, dict(event))
-        headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
-        return HttpResponse(int(result["statusCode"]), headers, result.get("body") or "")
+
+def _outcome(result: Any) -> str:
+    if isinstance(result, dict):
+        if "statusCode" in result:
+            return str(result["statusCode"])
+        if "batchItemFailures" in result:
+            failures = len(result["batchItemFailures"])
+            return "ok" if failures == 0 else f"{failures} failed item(s)"
+        if "results" in result:
+            return ",".join(str(r.get("outcome")) for r in result["results"]) or "nothing"
+    return "ok"

@@ -1,19 +1,32 @@
-"""Event sources of the local stack: S3 notifications to the S3-triggered function and SQS
-event source mappings to the queue-triggered ones, as Lambda would run them.
-
-Development tooling (never deployed code): it drives the emulated AWS with boto3 directly."""
+"""Event sources, as Lambda runs them: S3 notifications to the S3-triggered function, SQS event
+source mappings to the queue-triggered ones. `LocalEventSources` delivers or polls once, when
+asked (tests); `BackgroundEventSources` keeps them all running (the local stack)."""
 
 from __future__ import annotations
 
+import functools
+import json
+import threading
 import time
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 
+from imagepipe_local import log
 from imagepipe_local.events import s3_object_created_event, sqs_event
+from imagepipe_local.iam import acting_as
 from imagepipe_local.invoke import FunctionRunner
+from imagepipe_local.provision import NOTIFICATION_QUEUE
 from imagepipe_local.template import SqsSource
+
+# Lambda retries a failed asynchronous invocation twice, after about 1 and 2 minutes; locally
+# the delays are shortened (the count is the same).
+ASYNC_RETRY_DELAYS = (1.0, 2.0)
 
 
 @dataclass
@@ -23,6 +36,8 @@ class PollResult:
 
 
 class LocalEventSources:
+    """One S3 delivery or one SQS poll at a time, on the caller's thread."""
+
     def __init__(self, runner: FunctionRunner) -> None:
         self.runner = runner
         self.template = runner.template
@@ -57,8 +72,6 @@ class LocalEventSources:
     def deliver_s3(self, event: dict[str, Any]) -> list[Any]:
         """Invoke every function subscribed to the event's key (synchronously)."""
         key = event["Records"][0]["s3"]["object"]["key"]
-        from urllib.parse import unquote_plus
-
         return [
             self.runner.invoke(function, event)
             for function in self.s3_functions_for(unquote_plus(key))
@@ -67,9 +80,28 @@ class LocalEventSources:
     # --- SQS ----------------------------------------------------------------------------------
 
     def queue_url(self, logical_id: str) -> str:
-        return self._sqs.get_queue_url(QueueName=self.template.physical_name(logical_id))[
-            "QueueUrl"
-        ]
+        return self.queue_url_by_name(self.template.physical_name(logical_id))
+
+    def queue_url_by_name(self, name: str) -> str:
+        return self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
+    def receive(
+        self, url: str, *, max_messages: int = 10, wait_seconds: int = 0
+    ) -> list[dict[str, Any]]:
+        """One ReceiveMessage, with the attributes an SQS event record carries."""
+        messages = self._sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(max_messages, 10),
+            AttributeNames=["All"],
+            WaitTimeSeconds=wait_seconds,
+        ).get("Messages", [])
+        return [dict(m) for m in messages]
+
+    def delete(self, url: str, message: dict[str, Any]) -> None:
+        self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def send(self, url: str, body: str) -> None:
+        self._sqs.send_message(QueueUrl=url, MessageBody=body)
 
     def poll(
         self, source: SqsSource, *, retry_failed_now: bool = False, wait_seconds: int = 0
@@ -78,19 +110,12 @@ class LocalEventSources:
         (all but the reported failures, which reappear after the visibility timeout, or at
         once with `retry_failed_now`)."""
         url = self.queue_url(source.queue)
-        messages = self._sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=min(source.batch_size, 10),
-            AttributeNames=["All"],
-            WaitTimeSeconds=wait_seconds,
-        ).get("Messages", [])
+        messages = self.receive(url, max_messages=source.batch_size, wait_seconds=wait_seconds)
         result = PollResult(received=len(messages))
         if not messages:
             return result
         event = sqs_event(
-            [dict(m) for m in messages],
-            queue_arn=self.template.arn(source.queue),
-            region=self.template.names.region,
+            messages, queue_arn=self.template.arn(source.queue), region=self.template.names.region
         )
         try:
             response = self.runner.invoke(source.function, event)
@@ -108,7 +133,7 @@ class LocalEventSources:
                         QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                     )
             else:
-                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                self.delete(url, message)
         return result
 
     def drain(self, *, max_rounds: int = 50, retry_failed_now: bool = True) -> int:
@@ -123,3 +148,129 @@ class LocalEventSources:
             if received == 0:
                 return total
         raise RuntimeError(f"queues still not empty after {max_rounds} rounds")
+
+
+class BackgroundEventSources:
+    """Every event source kept running on threads: a reader of the S3 notification queue that
+    invokes with Lambda's asynchronous semantics, and `workers` pollers per SQS source."""
+
+    def __init__(
+        self,
+        runner: FunctionRunner,
+        *,
+        workers: int,
+        async_retry_delays: Sequence[float] = ASYNC_RETRY_DELAYS,
+    ) -> None:
+        self.runner = runner
+        self.template = runner.template
+        self.sources = LocalEventSources(runner)
+        self.workers = workers
+        self.async_retry_delays = tuple(async_retry_delays)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._spawn("s3-notifications", self._notifications)
+        for source in self.template.sqs_sources():
+            for n in range(max(1, self.workers)):
+                self._spawn(f"{source.function}-{n}", functools.partial(self._poll_forever, source))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _poll_forever(self, source: SqsSource) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sources.poll(source, wait_seconds=1)
+            except Exception:  # keep polling, as an event source mapping does
+                log.exception("poller of %s", source.function)
+                self._stop.wait(1)
+
+    def _notifications(self) -> None:
+        url = self.sources.queue_url_by_name(NOTIFICATION_QUEUE)
+        while not self._stop.is_set():
+            try:
+                messages = self.sources.receive(url, wait_seconds=1)
+            except Exception:
+                log.exception("reading S3 notifications")
+                self._stop.wait(1)
+                continue
+            for message in messages:
+                self.sources.delete(url, message)
+                event = json.loads(message["Body"])
+                if event.get("Event") == "s3:TestEvent":
+                    continue
+                threading.Thread(
+                    target=self.invoke_async, args=(event,), name="ingest", daemon=True
+                ).start()
+
+    def invoke_async(self, event: dict[str, Any]) -> None:
+        """Lambda's asynchronous invocation: up to 2 retries, then the on-failure
+        destination (IngestDeadLetterQueue) gets the invocation record."""
+        records = event.get("Records") or [{}]
+        key = records[0].get("s3", {}).get("object", {}).get("key")
+        # A notification without a key still reaches the subscribed functions (and fails there,
+        # as it would on AWS): nothing is dropped silently.
+        functions = (
+            self.sources.s3_functions_for(unquote_plus(key))
+            if key
+            else sorted({source.function for source in self.template.s3_sources()})
+        )
+        for function in functions:
+            attempts = 1 + len(self.async_retry_delays)
+            error: Exception | None = None
+            for attempt in range(attempts):
+                try:
+                    self.runner.invoke(function, event)
+                    error = None
+                    break
+                except Exception as failure:
+                    error = failure
+                    if attempt < len(self.async_retry_delays):
+                        self._stop.wait(self.async_retry_delays[attempt])
+            if error is not None:
+                self._dead_letter(function, event, error, attempts)
+
+    def _dead_letter(
+        self, function: str, event: dict[str, Any], error: Exception, attempts: int
+    ) -> None:
+        destination = (
+            self.template.properties(function)
+            .get("EventInvokeConfig", {})
+            .get("DestinationConfig", {})
+            .get("OnFailure", {})
+            .get("Destination")
+        )
+        if not destination:
+            log.error("%s failed %d times; no on-failure destination", function, attempts)
+            return
+        queue = destination["Fn::GetAtt"][0]
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{self.template.arn(function)}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
+        }
+        url = self.sources.queue_url(queue)
+        # Lambda sends it with the function's role: its policy must allow it.
+        with acting_as(function, self.template, caller="lambda.on_failure_destination"):
+            self.sources.send(url, json.dumps(record))
+        log.error("%s failed %d times: sent to %s", function, attempts, queue)

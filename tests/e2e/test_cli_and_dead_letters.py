@@ -108,7 +108,7 @@ def test_a_poison_job_ends_in_the_dead_letter_queue(stack: RunningStack) -> None
 
 def test_an_ingest_failure_ends_in_the_ingest_dead_letter_queue(stack: RunningStack) -> None:
     # Given a malformed S3 notification that Ingest cannot process (its object has no key)
-    from imagepipe_local.stack import NOTIFICATION_QUEUE
+    from imagepipe_local.provision import NOTIFICATION_QUEUE
 
     event = {
         "Records": [

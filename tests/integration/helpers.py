@@ -12,7 +12,7 @@ import boto3
 from imagepipe.adapters.dynamodb import DynamoImageRepository, DynamoSessionLinkRepository
 from imagepipe.domain import keys
 from imagepipe.domain.model import Image, ImageStatus, SessionLink, Thumbnail, Variant
-from imagepipe_local.invoke import HttpResponse, LocalHttpApi
+from imagepipe_local.http_api import HttpResponse, LocalHttpApi
 from imagepipe_local.template import Template
 
 

@@ -11,7 +11,7 @@ import boto3
 import requests
 from PIL import Image as PILImage
 
-from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.http_api import LocalHttpApi
 from imagepipe_local.sources import LocalEventSources
 from tests.integration.helpers import spec
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.http_api import LocalHttpApi
 from imagepipe_local.template import Template
 from tests.conftest import EVENTS, load_event
 from tests.integration.helpers import seed_processed_image

@@ -14,8 +14,9 @@ from botocore.exceptions import ClientError
 
 from imagepipe.adapters.aws import s3_client
 from imagepipe.adapters.s3 import S3Storage
+from imagepipe_local.http_api import LocalHttpApi
 from imagepipe_local.iam import Policy, Request, acting_as
-from imagepipe_local.invoke import FunctionRunner, LocalHttpApi
+from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.permissions import ADAPTER_CALLS, FUNCTION_CALLS, required_actions
 from imagepipe_local.template import Template
 from tests.conftest import IAM

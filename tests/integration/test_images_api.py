@@ -9,7 +9,7 @@ import boto3
 import pytest
 import requests
 
-from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.http_api import LocalHttpApi
 from imagepipe_local.template import Template
 from tests.integration.helpers import (
     bucket,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import boto3
 
-from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.http_api import LocalHttpApi
 from imagepipe_local.persistence import restore, snapshot
 from imagepipe_local.template import Template
 from tests.integration.helpers import bucket, items, object_keys, seed_processed_image

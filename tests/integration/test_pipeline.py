@@ -11,7 +11,8 @@ import pytest
 import requests
 from PIL import Image as PILImage
 
-from imagepipe_local.invoke import FunctionRunner, LocalHttpApi
+from imagepipe_local.http_api import LocalHttpApi
+from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.sources import LocalEventSources
 from imagepipe_local.template import Template
 from tests.integration.helpers import bucket, items, object_keys

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from imagepipe.domain.model import ImageStatus
-from imagepipe_local.invoke import LocalHttpApi
+from imagepipe_local.http_api import LocalHttpApi
 from imagepipe_local.template import Template
 from tests.integration.helpers import (
     bucket,

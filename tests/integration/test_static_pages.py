@@ -1,0 +1,65 @@
+"""The local HTTP API serves the demo pages and the vendored Uppy bundle from local/web, and
+nothing else there: not npm's package files, not node_modules at large, not the package."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from imagepipe_local.http_api import VENDOR, LocalHttpApi, make_server
+from imagepipe_local.invoke import FunctionRunner
+from imagepipe_local.template import Template
+
+UPPY_INSTALLED = (VENDOR["/vendor/uppy/"] / "uppy.min.js").is_file()
+
+
+@pytest.fixture
+def port(template: Template) -> Iterator[int]:
+    # No route is invoked here: the pages never reach a handler, so no emulator is needed.
+    server = make_server(LocalHttpApi(FunctionRunner(template)), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+def status_of(port: int, path: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/index.html", "/uppy", "/static/app.js", "/static/app.css", "/static/uppy.html"]
+)
+def test_the_pages_are_served(port: int, path: str) -> None:
+    assert status_of(port, path) == 200
+
+
+@pytest.mark.skipif(not UPPY_INSTALLED, reason="Uppy is not installed (make install)")
+def test_the_vendored_uppy_bundle_is_served(port: int) -> None:
+    assert status_of(port, "/vendor/uppy/uppy.min.js") == 200
+    assert status_of(port, "/vendor/uppy/uppy.min.css") == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/package.json",
+        "/static/package-lock.json",
+        "/static/node_modules/uppy/package.json",
+        "/static/node_modules/uppy/dist/uppy.min.js",
+        "/static/../imagepipe_local/stack.py",
+        "/static/%2e%2e/imagepipe_local/stack.py",
+        "/vendor/uppy/../package.json",
+        "/vendor/uppy/../../../package.json",
+    ],
+)
+def test_nothing_else_under_local_web_is(port: int, path: str) -> None:
+    assert status_of(port, path) == 404
