@@ -33,7 +33,7 @@ from imagepipe_local.provision import provision  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 # moto ignores IAM: every AWS call of a handler run by FunctionRunner is checked against its
-# template policy and its declaration in local/imagepipe_local/permissions.py (local/iam.py).
+# template policy and its declaration in imagepipe_local/permissions.py (imagepipe_local/iam.py).
 IAM = iam.install()
 
 # Credentials and settings no test may take from the developer's machine.

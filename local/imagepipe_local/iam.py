@@ -287,8 +287,3 @@ def install() -> IamEnforcer:
     botocore.signers.generate_presigned_url = _presigned_url  # type: ignore[assignment]
     botocore.signers.generate_presigned_post = _presigned_post
     return _installed
-
-
-def uninstall() -> None:
-    global _installed
-    _installed = None

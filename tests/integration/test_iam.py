@@ -1,6 +1,6 @@
 """IAM as AWS would apply it, which moto does not: each function's policy in template.yaml
-grants exactly the calls declared for it (local/imagepipe_local/permissions.py), and a call the
-policy or the declarations do not cover is refused while the function runs (local/iam.py)."""
+grants exactly the calls declared for it (imagepipe_local/permissions.py), and a call the policy
+or the declarations do not cover is refused while the function runs (imagepipe_local/iam.py)."""
 
 from __future__ import annotations
 

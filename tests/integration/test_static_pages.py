@@ -13,8 +13,6 @@ from imagepipe_local.http_api import VENDOR, LocalHttpApi, make_server
 from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.template import Template
 
-UPPY_INSTALLED = (VENDOR["/vendor/uppy/"] / "uppy.min.js").is_file()
-
 
 @pytest.fixture
 def port(template: Template) -> Iterator[int]:
@@ -39,11 +37,16 @@ def status_of(port: int, path: str) -> int:
     "path", ["/", "/index.html", "/uppy", "/static/app.js", "/static/app.css", "/static/uppy.html"]
 )
 def test_the_pages_are_served(port: int, path: str) -> None:
+    # Given the local HTTP API / When a page or its script or style is asked for / Then it is there
     assert status_of(port, path) == 200
 
 
-@pytest.mark.skipif(not UPPY_INSTALLED, reason="Uppy is not installed (make install)")
 def test_the_vendored_uppy_bundle_is_served(port: int) -> None:
+    # Given Uppy installed from npm (`make test` and `make run` install it first)
+    bundle = VENDOR["/vendor/uppy/"] / "uppy.min.js"
+    assert bundle.is_file(), f"{bundle} is missing: run `make install`"
+
+    # When its bundle is asked for / Then it is served
     assert status_of(port, "/vendor/uppy/uppy.min.js") == 200
     assert status_of(port, "/vendor/uppy/uppy.min.css") == 200
 
@@ -62,4 +65,6 @@ def test_the_vendored_uppy_bundle_is_served(port: int) -> None:
     ],
 )
 def test_nothing_else_under_local_web_is(port: int, path: str) -> None:
+    # Given the local HTTP API / When npm's files, the package or a way out is asked for
+    # Then nothing is served
     assert status_of(port, path) == 404
