@@ -45,6 +45,7 @@ class LocalEventSources:
         self._s3 = boto3.client("s3", region_name=region)
         self._sqs = boto3.client("sqs", region_name=region)
         self._sequence = 0
+        self._sequence_lock = threading.Lock()
 
     # --- S3 -----------------------------------------------------------------------------------
 
@@ -52,15 +53,29 @@ class LocalEventSources:
         """The ObjectCreated event S3 would send for an object that now exists."""
         bucket = self.template.physical_name(bucket_logical_id)
         head = self._s3.head_object(Bucket=bucket, Key=key)
-        self._sequence += 1
         return s3_object_created_event(
             bucket=bucket,
             key=key,
             size=int(head["ContentLength"]),
             etag=str(head["ETag"]).strip('"'),
-            sequencer=f"{time.time_ns():016X}{self._sequence:04X}",
+            sequencer=self.next_sequencer(),
             region=self.template.names.region,
         )
+
+    def next_sequencer(self) -> str:
+        """What S3 puts in every ObjectCreated record: a hex string that grows with each write,
+        so that two uploads to one key are two events (Ingest's idempotency key holds it)."""
+        with self._sequence_lock:
+            self._sequence += 1
+            return f"{time.time_ns():016X}{self._sequence:04X}"
+
+    def with_sequencers(self, event: dict[str, Any]) -> dict[str, Any]:
+        """moto's notifications carry no sequencer: each record gets the one S3 would give."""
+        for record in event.get("Records") or []:
+            s3_object = record.get("s3", {}).get("object")
+            if isinstance(s3_object, dict) and not s3_object.get("sequencer"):
+                s3_object["sequencer"] = self.next_sequencer()
+        return event
 
     def s3_functions_for(self, key: str, bucket_logical_id: str = "ImagesBucket") -> list[str]:
         return [
@@ -207,6 +222,7 @@ class BackgroundEventSources:
                 event = json.loads(message["Body"])
                 if event.get("Event") == "s3:TestEvent":
                     continue
+                event = self.sources.with_sequencers(event)
                 threading.Thread(
                     target=self.invoke_async, args=(event,), name="ingest", daemon=True
                 ).start()

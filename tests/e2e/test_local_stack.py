@@ -159,3 +159,41 @@ def test_s3_refuses_a_post_that_breaks_its_signed_policy(stack: RunningStack, ta
     # Then S3 refuses it with a 400 or 403 and an XML error
     assert response.status_code in (400, 403), response.text
     assert b"<Error>" in response.content
+
+
+def _presign_and_post(stack: RunningStack, data: bytes, session: str) -> dict[str, Any]:
+    spec = {
+        "filename": "again.jpg",
+        "contentType": "image/jpeg",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    presigned = stack.http.post(
+        f"{stack.api}/uploads", json={"sessionId": session, "files": [spec]}, timeout=10
+    )
+    assert presigned.status_code == 200, presigned.text
+    entry: dict[str, Any] = presigned.json()["uploads"][0]
+    target = entry["upload"]
+    posted = requests.post(
+        target["url"], data=target["fields"], files={"file": ("again.jpg", data)}, timeout=30
+    )
+    assert posted.status_code in (200, 201, 204), posted.text
+    return entry
+
+
+def test_a_failed_file_sent_again_is_ingested_again(stack: RunningStack) -> None:
+    # Given a truncated JPEG uploaded once, which ended `failed`
+    whole = io.BytesIO()
+    Image.effect_noise((640, 480), 60).convert("RGB").save(whole, "JPEG", quality=90)
+    data = whole.getvalue()[: len(whole.getvalue()) // 2]
+    first = _presign_and_post(stack, data, "e2e-again")
+    failed = wait_for(stack, first["imageId"])
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "corrupt_image")
+
+    # When the same bytes are presigned again (same image, fresh upload) and uploaded
+    second = _presign_and_post(stack, data, "e2e-again")
+    assert (second["imageId"], second["status"]) == (first["imageId"], "pending_upload")
+    again = wait_for(stack, second["imageId"], timeout=30)
+
+    # Then the upload is ingested again and the image ends final: failed again, same reason
+    assert (again["status"], again["error"]["code"]) == ("failed", "corrupt_image")

@@ -151,6 +151,28 @@ def test_a_truncated_jpeg_is_corrupt(
     assert object_keys(aws) == []
 
 
+def test_a_failed_upload_sent_again_is_a_new_event_and_is_ingested_again(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # Given a truncated JPEG that was uploaded and ended failed
+    data = encode(photo_like(640, 480))[:5000]
+    first = upload(api, data)
+    ingest(sources, first["imageId"])
+
+    # When the same bytes are presigned again and uploaded: S3 gives the new object's event a
+    # new sequencer, so Ingest's idempotency does not take it for the first one
+    second = upload(api, data)
+    assert second["imageId"] == first["imageId"]
+    assert second["status"] == "pending_upload"
+    result = ingest(sources, second["imageId"])
+
+    # Then it is ingested again and the image ends final again, nothing left in the bucket
+    assert result["results"][0]["outcome"] == "failed"
+    image = api.request("GET", f"/images/{first['imageId']}").json()
+    assert (image["status"], image["error"]["code"]) == ("failed", "corrupt_image")
+    assert object_keys(aws) == []
+
+
 def test_a_png_claiming_60000_by_60000_is_refused_before_decoding(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources
 ) -> None:
