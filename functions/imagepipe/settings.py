@@ -56,3 +56,11 @@ class MetadataSettings(_Settings):
     """MetadataFunction."""
 
     labels_provider: Literal["none", "rekognition"] = Field(default="none", alias="LABELS_PROVIDER")
+
+
+class SweeperSettings(_Settings):
+    """SweeperFunction."""
+
+    variants_queue_url: str = Field(alias="VARIANTS_QUEUE_URL", min_length=1)
+    metadata_queue_url: str = Field(alias="METADATA_QUEUE_URL", min_length=1)
+    processing_timeout_seconds: int = Field(alias="PROCESSING_TIMEOUT_SECONDS", ge=1)

@@ -104,6 +104,17 @@ class InMemoryImageRepository:
                 found.update(self._bands.get((tenant, *band), {}))
             return found
 
+    def processing_before(self, moment: datetime) -> list[Image]:
+        with self._lock:
+            due = [
+                image
+                for image in self._records.values()
+                if image.processing_since is not None and image.processing_since <= moment
+            ]
+            # The index orders by the time as stored: to the microsecond, UTC.
+            due.sort(key=lambda image: sortable_time(image.processing_since or moment))
+            return [_copy(image) for image in due]
+
     def release_hash(self, image: Image) -> None:
         with self._lock:
             if self._claims.get((image.tenant, image.sha256)) == image.image_id:

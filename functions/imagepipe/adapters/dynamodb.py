@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import datetime
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
@@ -14,6 +15,8 @@ from imagepipe.adapters.mapping import (
     record_to_link,
 )
 from imagepipe.adapters.records import (
+    IMAGE_PK_PREFIX,
+    IN_PROCESSING,
     HashClaim,
     ImageRecord,
     PhashBand,
@@ -27,7 +30,7 @@ from imagepipe.adapters.records import (
 )
 from imagepipe.domain.errors import ConcurrentModification
 from imagepipe.domain.model import Image, SessionLink
-from imagepipe.domain.pagination import Cursor, decode_token, encode_token
+from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
 from imagepipe.domain.similarity import BAND_WIDTHS, bands
 
 # BatchGetItem takes at most 100 keys per call.
@@ -144,6 +147,15 @@ class DynamoImageRepository:
             for band in self._bands.by_band.query(band_key(tenant, index, value)):
                 found[band.image_id] = band.phash
         return found
+
+    def processing_before(self, moment: datetime) -> list[Image]:
+        keys = self._records.by_processing_since.query(
+            IN_PROCESSING,
+            self._records.processing_since <= sortable_time(moment),
+        )
+        ids = [record.pk.removeprefix(IMAGE_PK_PREFIX) for record in keys]
+        found = self.get_many(ids)
+        return [found[image_id] for image_id in ids if image_id in found]
 
     def release_hash(self, image: Image) -> None:
         self._delete_claim(image.tenant, image.sha256, image.image_id)

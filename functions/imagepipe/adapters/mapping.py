@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from imagepipe.adapters.records import (
+    IN_PROCESSING,
     ImageRecord,
     SessionLinkRecord,
     VariantAttribute,
@@ -47,6 +48,7 @@ def image_to_record(model: type[ImageRecord], image: Image) -> ImageRecord:
         metadata=image.metadata or None,
         expires_at=image.expires_at,
         jobs_sent_at=image.jobs_sent_at,
+        jobs_resent_at=image.jobs_resent_at,
         variants_done=image.variants_done,
         metadata_done=image.metadata_done,
         phash=image.phash,
@@ -56,6 +58,10 @@ def image_to_record(model: type[ImageRecord], image: Image) -> ImageRecord:
         record.thumbnail_width = image.thumbnail.width
         record.thumbnail_height = image.thumbnail.height
         record.thumbnail_data = image.thumbnail.data
+    since = image.processing_since
+    if since is not None:
+        record.in_processing = IN_PROCESSING
+        record.processing_since = sortable_time(since)
     if image.version is not None:
         record.version = image.version
     return record
@@ -105,6 +111,7 @@ def record_to_image(record: ImageRecord) -> Image:
         metadata=dict(record.metadata or {}),
         expires_at=record.expires_at,
         jobs_sent_at=record.jobs_sent_at,
+        jobs_resent_at=record.jobs_resent_at,
         variants_done=bool(record.variants_done),
         metadata_done=bool(record.metadata_done),
         phash=record.phash,

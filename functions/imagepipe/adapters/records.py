@@ -52,6 +52,18 @@ class VariantAttribute(MapAttribute[str, Any]):
     key = UnicodeAttribute()
 
 
+class ByProcessingSince(GlobalSecondaryIndex["ImageRecord"]):
+    """Sparse: only `processing` records carry its keys, so the sweeper reads the images that
+    are processing, oldest first, without a scan."""
+
+    class Meta:
+        index_name = "byProcessingSince"
+        projection = KeysOnlyProjection()
+
+    in_processing = UnicodeAttribute(hash_key=True, attr_name="inProcessing")
+    processing_since = UnicodeAttribute(range_key=True, attr_name="processingSince")
+
+
 class ImageRecord(Model):
     """The image record, pk "image#<imageId>"."""
 
@@ -87,10 +99,20 @@ class ImageRecord(Model):
     metadata = JSONAttribute(null=True)
     expires_at = TTLAttribute(attr_name="expiresAt", null=True)
     jobs_sent_at = UTCDateTimeAttribute(attr_name="jobsSentAt", null=True)
+    jobs_resent_at = UTCDateTimeAttribute(attr_name="jobsResentAt", null=True)
+    # The keys of byProcessingSince, set while the image is `processing` only.
+    in_processing = UnicodeAttribute(attr_name="inProcessing", null=True)
+    processing_since = UnicodeAttribute(attr_name="processingSince", null=True)
     variants_done = BooleanAttribute(attr_name="variantsDone", default=False)
     metadata_done = BooleanAttribute(attr_name="metadataDone", default=False)
     phash = UnicodeAttribute(null=True)
     version = VersionAttribute()
+
+    by_processing_since = ByProcessingSince()
+
+
+# The one hash key value of byProcessingSince.
+IN_PROCESSING = "processing"
 
 
 class HashClaim(Model):

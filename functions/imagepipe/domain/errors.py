@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"
     TOO_MANY_FRAMES = "too_many_frames"
     CORRUPT_IMAGE = "corrupt_image"
+    PROCESSING_TIMEOUT = "processing_timeout"
 
 
 # The codes a failed image's record can carry.
@@ -47,6 +48,7 @@ IMAGE_ERRORS: frozenset[ErrorCode] = frozenset(
         ErrorCode.TOO_MANY_PIXELS,
         ErrorCode.TOO_MANY_FRAMES,
         ErrorCode.CORRUPT_IMAGE,
+        ErrorCode.PROCESSING_TIMEOUT,
     }
 )
 

@@ -50,7 +50,7 @@ def run_variants_job(image_id: str, *, deps: JobDeps, key_date: str | None = Non
         written.append(_variant(output, key))
 
     def record(current: Image) -> Image | None:
-        if current.variants_done:
+        if current.variants_done or current.status is not ImageStatus.PROCESSING:
             return None
         return _complete_if_ready(replace(current, variants=written, variants_done=True), deps)
 
@@ -79,7 +79,7 @@ def run_metadata_job(image_id: str, *, deps: JobDeps, key_date: str | None = Non
         deps.images.index_phash(image, str(phash))
 
     def record(current: Image) -> Image | None:
-        if current.metadata_done:
+        if current.metadata_done or current.status is not ImageStatus.PROCESSING:
             return None
         merged = {**current.metadata, **metadata}
         changed = replace(
@@ -146,6 +146,10 @@ def _finish(image_id: str, change: Change, written: list[str], deps: JobDeps) ->
             # Deleted while the job ran: take back what this job wrote.
             deps.storage.delete(written, [])
             return Outcome.ORPHAN
+        # Done by a duplicate of this job (its outputs are recorded under the same keys), or
+        # the image ended meanwhile (e.g. timed out): what no record lists is taken back.
+        recorded = {variant.key for variant in current.variants}
+        deps.storage.delete([key for key in written if key not in recorded], [])
         return Outcome.SKIPPED
     return Outcome.COMPLETED if saved.status is ImageStatus.COMPLETED else Outcome.DONE
 

@@ -77,6 +77,8 @@ class Image:
     # `pending_upload` record (its claim and links heal on their next read).
     expires_at: datetime | None = None
     jobs_sent_at: datetime | None = None
+    # When the sweeper sent the missing jobs again (once): the next timeout fails the image.
+    jobs_resent_at: datetime | None = None
     variants_done: bool = False
     metadata_done: bool = False
     phash: str | None = None
@@ -84,6 +86,14 @@ class Image:
     @property
     def visible(self) -> bool:
         return self.status is not ImageStatus.DELETING
+
+    @property
+    def processing_since(self) -> datetime | None:
+        """When the image's jobs last started: at Ingest, or when the sweeper sent them again;
+        None unless the image is `processing`. The sweeper's index is keyed by it."""
+        if self.status is not ImageStatus.PROCESSING:
+            return None
+        return self.jobs_resent_at or self.uploaded_at or self.updated_at
 
     def failed(self, code: str, message: str, at: datetime) -> Image:
         """A copy that ended `failed` with this error."""

@@ -42,6 +42,12 @@ class ImageRepository(Protocol):
         """imageId -> phash of this tenant's images sharing at least one band with `phash`."""
         ...
 
+    def processing_before(self, moment: datetime) -> list[Image]:
+        """Images `processing` whose jobs last started (processing_since) at or before
+        `moment`, oldest first. Read from an index: eventually consistent, so a caller checks
+        each image's status again before acting on it."""
+        ...
+
     def release_hash(self, image: Image) -> None:
         """Remove the (tenant, sha256) claim if it still points at this image (idempotent)."""
         ...

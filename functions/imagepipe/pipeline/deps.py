@@ -1,7 +1,9 @@
-"""Production wiring of the processing functions, built on first use from their settings."""
+"""Production wiring of the processing functions and the sweeper, built on first use from
+their settings."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache, partial
 
 from imagepipe.adapters.aws import rekognition_client, s3_client, sqs_client, utc_now
@@ -14,7 +16,14 @@ from imagepipe.domain.ingest import IngestDeps
 from imagepipe.domain.jobs import JobDeps
 from imagepipe.domain.model import JobKind
 from imagepipe.domain.ports import Labeler
-from imagepipe.settings import IngestSettings, MetadataSettings, VariantsSettings, _Settings
+from imagepipe.domain.sweep import SweepDeps
+from imagepipe.settings import (
+    IngestSettings,
+    MetadataSettings,
+    SweeperSettings,
+    VariantsSettings,
+    _Settings,
+)
 
 
 def _store(settings: _Settings) -> tuple[DynamoImageRepository, S3Storage]:
@@ -23,17 +32,19 @@ def _store(settings: _Settings) -> tuple[DynamoImageRepository, S3Storage]:
     return images, storage
 
 
+def _job_queue(settings: IngestSettings | SweeperSettings) -> SqsJobQueue:
+    urls = {
+        JobKind.VARIANTS: settings.variants_queue_url,
+        JobKind.METADATA: settings.metadata_queue_url,
+    }
+    return SqsJobQueue(urls, partial(sqs_client, settings.region))
+
+
 @cache
 def ingest_deps() -> IngestDeps:
     settings = IngestSettings.from_env()
     images, storage = _store(settings)
-    queue = SqsJobQueue(
-        {
-            JobKind.VARIANTS: settings.variants_queue_url,
-            JobKind.METADATA: settings.metadata_queue_url,
-        },
-        partial(sqs_client, settings.region),
-    )
+    queue = _job_queue(settings)
     codec = PillowCodec(max_pixels=settings.max_pixels, max_frames=settings.max_frames)
     return IngestDeps(images=images, storage=storage, jobs=queue, codec=codec, clock=utc_now)
 
@@ -58,7 +69,19 @@ def metadata_deps() -> JobDeps:
     )
 
 
+@cache
+def sweeper_deps() -> SweepDeps:
+    settings = SweeperSettings.from_env()
+    return SweepDeps(
+        images=DynamoImageRepository(settings.images_table, settings.region),
+        jobs=_job_queue(settings),
+        clock=utc_now,
+        timeout=timedelta(seconds=settings.processing_timeout_seconds),
+    )
+
+
 def reset() -> None:
+    sweeper_deps.cache_clear()
     ingest_deps.cache_clear()
     variants_deps.cache_clear()
     metadata_deps.cache_clear()

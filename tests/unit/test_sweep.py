@@ -1,0 +1,144 @@
+"""The sweeper with in-memory fakes: stuck images get their missing jobs once, then time out;
+images still within their timeout, or no longer processing, are left alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from imagepipe.adapters.codec import PillowCodec
+from imagepipe.domain.jobs import JobDeps, run_variants_job
+from imagepipe.domain.model import Image, ImageStatus, JobKind, Outcome
+from imagepipe.domain.sweep import SweepDeps, sweep
+from tests.unit.fakes import (
+    FixedClock,
+    InMemoryImageRepository,
+    InMemoryJobQueue,
+    InMemoryStorage,
+    SentJob,
+)
+
+TIMEOUT = timedelta(minutes=15)
+
+
+def a_processing_image(
+    images: InMemoryImageRepository, clock: FixedClock, **changes: object
+) -> Image:
+    """img-1, recorded `processing` by Ingest at the clock's time, its two jobs sent."""
+    now = clock()
+    created, _ = images.create(
+        Image(
+            image_id="img-1",
+            tenant="t",
+            sha256="a" * 64,
+            filename="f.jpg",
+            content_type="image/jpeg",
+            size=1,
+            status=ImageStatus.PENDING_UPLOAD,
+            created_at=now,
+            updated_at=now,
+            key_date="2026/03/05",
+        )
+    )
+    return images.save(
+        replace(
+            created,
+            status=ImageStatus.PROCESSING,
+            uploaded_at=now,
+            jobs_sent_at=now,
+            original_key="images/2026/03/05/original/img-1.jpg",
+            **changes,  # type: ignore[arg-type]
+        )
+    )
+
+
+def deps_for(
+    images: InMemoryImageRepository, jobs: InMemoryJobQueue, clock: FixedClock
+) -> SweepDeps:
+    return SweepDeps(images=images, jobs=jobs, clock=clock, timeout=TIMEOUT)
+
+
+def test_an_image_within_its_timeout_is_left_alone() -> None:
+    # Given an image processing for 14 minutes of a 15-minute timeout
+    images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
+    a_processing_image(images, clock)
+    clock.advance(14 * 60)
+
+    # When the sweeper runs
+    report = sweep(deps_for(images, jobs, clock))
+
+    # Then nothing is sent and nothing changes
+    assert (report.resent, report.timed_out, jobs.all()) == ([], [], [])
+
+
+def test_a_stuck_image_gets_only_its_missing_jobs_once_then_times_out() -> None:
+    # Given an image whose metadata job finished but whose variants job never did
+    images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
+    a_processing_image(images, clock, metadata_done=True)
+    clock.advance(15 * 60)
+    deps = deps_for(images, jobs, clock)
+
+    # When the sweeper runs at the timeout, again a minute later, and once more a timeout later
+    first = sweep(deps)
+    clock.advance(60)
+    second = sweep(deps)
+    clock.advance(15 * 60)
+    third = sweep(deps)
+
+    # Then the variants job alone was sent again, once, and then the image timed out
+    assert first.resent == ["img-1"]
+    assert jobs.all() == [SentJob(JobKind.VARIANTS, "img-1", "2026/03/05")]
+    assert (second.resent, second.timed_out) == ([], [])
+    assert third.timed_out == ["img-1"]
+    image = images.get("img-1")
+    assert image is not None
+    assert (image.status, image.error_code) == (ImageStatus.FAILED, "processing_timeout")
+    assert image.error_message
+    # And a failed image leaves the sweeper's index
+    clock.advance(60 * 60)
+    assert images.processing_before(clock()) == []
+
+
+def test_an_image_that_completes_after_the_resend_is_not_timed_out() -> None:
+    # Given a stuck image whose jobs were sent again
+    images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
+    a_processing_image(images, clock)
+    clock.advance(15 * 60)
+    sweep(deps_for(images, jobs, clock))
+    assert {job.kind for job in jobs.all()} == {JobKind.VARIANTS, JobKind.METADATA}
+
+    # When it completes before the next timeout and the sweeper runs after it
+    current = images.get("img-1")
+    assert current is not None
+    images.save(replace(current, status=ImageStatus.COMPLETED))
+    clock.advance(16 * 60)
+    report = sweep(deps_for(images, jobs, clock))
+
+    # Then it stays completed
+    assert report.timed_out == []
+    done = images.get("img-1")
+    assert done is not None
+    assert done.status is ImageStatus.COMPLETED
+
+
+def test_a_job_arriving_after_the_timeout_changes_nothing_and_keeps_nothing() -> None:
+    # Given an image that timed out
+    images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
+    a_processing_image(images, clock)
+    clock.advance(15 * 60)
+    sweep(deps_for(images, jobs, clock))
+    clock.advance(15 * 60)
+    sweep(deps_for(images, jobs, clock))
+    timed_out = images.get("img-1")
+    assert timed_out is not None
+
+    # When its variants job finally arrives
+    storage = InMemoryStorage(clock)
+    storage.put(timed_out.original_key or "", b"jpeg bytes")
+    job_deps = JobDeps(images=images, storage=storage, codec=PillowCodec(), clock=clock)
+    outcome = run_variants_job("img-1", deps=job_deps, key_date="2026/03/05")
+
+    # Then it is skipped, the image is unchanged, and no output was written
+    assert outcome is Outcome.SKIPPED
+    assert images.get("img-1") == timed_out
+    assert set(storage.objects) == {timed_out.original_key}
