@@ -32,6 +32,7 @@ def _local(args: argparse.Namespace) -> int:
         workers=args.workers,
         max_visibility_timeout=args.max_visibility_timeout,
         data_dir=Path(args.data_dir) if args.data_dir else None,
+        processing_timeout=args.processing_timeout,
     )
     return serve(config)
 
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=os.cpu_count() or 2,
-        help="pollers per SQS-triggered function",
+        help="pollers per SQS-triggered function (0 holds every job in its queue)",
     )
     local.add_argument(
         "--max-visibility-timeout",
@@ -97,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         default=None,
         help="keep tables and buckets in this directory between runs (default: memory only)",
+    )
+    local.add_argument(
+        "--processing-timeout",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="the template's ProcessingTimeoutSeconds (default 900): an image processing this "
+        "long gets its missing jobs again, then fails with processing_timeout; the sweeper "
+        "runs every third of it",
     )
     local.set_defaults(func=_local)
 

@@ -156,3 +156,18 @@ def sqs_event(
             }
         )
     return {"Records": records}
+
+
+def scheduled_event(*, rule_arn: str, region: str, account_id: str) -> dict[str, Any]:
+    """What an EventBridge schedule rule delivers to its target function."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account_id,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }

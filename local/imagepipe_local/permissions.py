@@ -41,6 +41,10 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "DynamoImageRepository.index_phash": frozenset({"dynamodb:BatchWriteItem"}),
     "DynamoImageRepository.unindex_phash": frozenset({"dynamodb:BatchWriteItem"}),
     "DynamoImageRepository.similar": frozenset({"dynamodb:Query"}),
+    # The index's keys, then the records.
+    "DynamoImageRepository.processing_before": frozenset(
+        {"dynamodb:Query", "dynamodb:BatchGetItem"}
+    ),
     "DynamoImageRepository.release_hash": frozenset({"dynamodb:DeleteItem"}),
     "DynamoImageRepository.delete": frozenset({"dynamodb:DeleteItem"}),
     # DynamoSessionLinkRepository
@@ -111,6 +115,14 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "S3Storage.read",
             "S3Storage.put",
             "S3Storage.delete",
+        )
+    ),
+    "SweeperFunction": dict.fromkeys(
+        (
+            "DynamoImageRepository.processing_before",
+            "DynamoImageRepository.get",
+            "DynamoImageRepository.save",
+            "SqsJobQueue.send",
         )
     ),
     "MetadataFunction": {

@@ -18,11 +18,11 @@ from urllib.parse import unquote_plus
 import boto3
 
 from imagepipe_local import log
-from imagepipe_local.events import s3_object_created_event, sqs_event
+from imagepipe_local.events import s3_object_created_event, scheduled_event, sqs_event
 from imagepipe_local.iam import acting_as
 from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.provision import NOTIFICATION_QUEUE
-from imagepipe_local.template import SqsSource
+from imagepipe_local.template import ScheduleSource, SqsSource
 
 # Lambda retries a failed asynchronous invocation twice, after about 1 and 2 minutes; locally
 # the delays are shortened (the count is the same).
@@ -167,7 +167,9 @@ class LocalEventSources:
 
 class BackgroundEventSources:
     """Every event source kept running on threads: a reader of the S3 notification queue that
-    invokes with Lambda's asynchronous semantics, and `workers` pollers per SQS source."""
+    invokes with Lambda's asynchronous semantics, `workers` pollers per SQS source (0 holds
+    every job in its queue), and a timer per schedule (at most every `max_schedule_period`
+    seconds, when given, so that short local timeouts are honoured)."""
 
     def __init__(
         self,
@@ -175,20 +177,43 @@ class BackgroundEventSources:
         *,
         workers: int,
         async_retry_delays: Sequence[float] = ASYNC_RETRY_DELAYS,
+        max_schedule_period: float | None = None,
     ) -> None:
         self.runner = runner
         self.template = runner.template
         self.sources = LocalEventSources(runner)
         self.workers = workers
         self.async_retry_delays = tuple(async_retry_delays)
+        self.max_schedule_period = max_schedule_period
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         self._spawn("s3-notifications", self._notifications)
         for source in self.template.sqs_sources():
-            for n in range(max(1, self.workers)):
+            for n in range(max(0, self.workers)):
                 self._spawn(f"{source.function}-{n}", functools.partial(self._poll_forever, source))
+        for schedule in self.template.schedule_sources():
+            self._spawn(
+                f"{schedule.function}-{schedule.name}", functools.partial(self._tick, schedule)
+            )
+
+    def _tick(self, schedule: ScheduleSource) -> None:
+        """An EventBridge schedule rule: the function is invoked asynchronously each period."""
+        period = schedule.seconds
+        if self.max_schedule_period is not None:
+            period = min(period, self.max_schedule_period)
+        names = self.template.names
+        rule = f"{names.stack_name}-{schedule.function}{schedule.name}"
+        rule_arn = f"arn:aws:events:{names.region}:{names.account_id}:rule/{rule}"
+        while not self._stop.wait(period):
+            event = scheduled_event(
+                rule_arn=rule_arn, region=names.region, account_id=names.account_id
+            )
+            try:
+                self.runner.invoke(schedule.function, event)
+            except Exception:  # the next tick tries again, as the rule would
+                log.exception("scheduled %s", schedule.function)
 
     def stop(self) -> None:
         self._stop.set()

@@ -39,6 +39,22 @@ class StackConfig:
     region: str = "us-east-1"
     # Where tables and buckets are kept between runs; None: in memory only.
     data_dir: Path | None = None
+    # Overrides the template's ProcessingTimeoutSeconds; the sweeper then runs every third of
+    # it (at most every 5 minutes, as on AWS), so that a short timeout is honoured within seconds.
+    processing_timeout: int | None = None
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """Template parameters set from the command line."""
+        if self.processing_timeout is None:
+            return {}
+        return {"ProcessingTimeoutSeconds": str(self.processing_timeout)}
+
+    @property
+    def max_schedule_period(self) -> float | None:
+        if self.processing_timeout is None:
+            return None
+        return max(1.0, self.processing_timeout / 3)
 
     @property
     def aws_endpoint(self) -> str:
@@ -70,7 +86,7 @@ class LocalStack:
 
     def __init__(self, config: StackConfig | None = None, template: Template | None = None) -> None:
         self.config = config or StackConfig()
-        self.template = template or Template.load()
+        self.template = template or Template.load(parameters=self.config.parameters)
         self._moto: Any = None
         self._http: Any = None
         self.event_sources: BackgroundEventSources | None = None
@@ -102,6 +118,7 @@ class LocalStack:
             runner,
             workers=self.config.workers,
             async_retry_delays=self.config.async_retry_delays,
+            max_schedule_period=self.config.max_schedule_period,
         )
         self.event_sources.start()
         self._http = make_server(LocalHttpApi(runner), self.config.host, self.config.api_port)

@@ -100,6 +100,17 @@ class S3Source:
 
 
 @dataclass(frozen=True)
+class ScheduleSource:
+    function: str
+    name: str  # the event's name in the template, e.g. "Sweep"
+    seconds: float  # the period of its rate() expression
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
 class LocalNames:
     """How the template's pseudo parameters resolve outside AWS."""
 
@@ -365,6 +376,22 @@ class Template:
                             prefix=prefix,
                         )
                     )
+        return sources
+
+    def schedule_sources(self) -> list[ScheduleSource]:
+        """The functions' Schedule events; only rate() expressions are supported locally."""
+        sources = []
+        for function in self.functions:
+            for name, event in self.properties(function).get("Events", {}).items():
+                if event.get("Type") in ("Schedule", "ScheduleV2"):
+                    props = event["Properties"]
+                    expression = str(props.get("Schedule") or props.get("ScheduleExpression"))
+                    match = _RATE.match(expression)
+                    if match is None:
+                        raise ValueError(f"{function}.{name}: only rate() runs locally")
+                    unit = match.group(2).rstrip("s")
+                    seconds = int(match.group(1)) * _UNIT_SECONDS[unit]
+                    sources.append(ScheduleSource(function, name, float(seconds)))
         return sources
 
     def http_routes(self) -> list[Route]:

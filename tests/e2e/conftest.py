@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,13 +82,10 @@ def deployed_stack(name: str) -> RunningStack:
     )
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    if DEPLOYED_STACK:
-        yield deployed_stack(DEPLOYED_STACK)
-        return
+@contextmanager
+def local_stack(log: Path, *extra: str) -> Iterator[RunningStack]:
+    """`imagepipe local` in its own process on free ports, until the block ends."""
     api_port, aws_port = free_port(), free_port()
-    log = tmp_path_factory.mktemp("stack") / "imagepipe-local.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     command = [
         sys.executable,
@@ -100,6 +98,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         str(aws_port),
         "--max-visibility-timeout",
         "2",
+        *extra,
     ]
     with log.open("w") as output:
         process = subprocess.Popen(  # noqa: S603 - our own command line
@@ -132,3 +131,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    if DEPLOYED_STACK:
+        yield deployed_stack(DEPLOYED_STACK)
+        return
+    with local_stack(tmp_path_factory.mktemp("stack") / "imagepipe-local.log") as running:
+        yield running

@@ -35,7 +35,8 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
 }
 
 
-# S3 and SQS events, with what the function returns for them (seeded below).
+# S3, SQS and schedule events, with the function each is for (invoked in
+# test_pipeline_events.py).
 PIPELINE_EVENTS = {
     "ingest_object_created.json": "IngestFunction",
     "ingest_encoded_key.json": "IngestFunction",
@@ -43,6 +44,7 @@ PIPELINE_EVENTS = {
     "variants_job.json": "VariantsFunction",
     "metadata_job.json": "MetadataFunction",
     "metadata_job_poison.json": "MetadataFunction",
+    "sweeper_scheduled.json": "SweeperFunction",
 }
 
 

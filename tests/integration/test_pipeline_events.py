@@ -4,7 +4,9 @@ would), against a seeded image."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -19,6 +21,7 @@ from tests.integration.pipeline import encode, photo_like
 from tests.integration.test_events import SEEDED_IMAGE
 
 JPEG = encode(photo_like(640, 480), quality=85)
+PROCESSING_TIMEOUT = int(Template.load().parameters["ProcessingTimeoutSeconds"])
 
 
 def _seed_pending_upload(template: Template) -> None:
@@ -95,3 +98,47 @@ def test_worker_events(
     # And the image's variants, or its metadata, are done
     done = image.variants_done if function == "VariantsFunction" else image.metadata_done
     assert done
+
+
+def test_the_scheduled_sweep_resends_a_stuck_images_jobs_then_times_it_out(
+    runner: FunctionRunner, aws: Template
+) -> None:
+    # Given an image processing for longer than the template's timeout, its variants job lost
+    stuck_since = datetime.now(UTC) - timedelta(seconds=PROCESSING_TIMEOUT + 60)
+    _seed_pending_upload(aws)
+    repo = images_repo(aws)
+    pending = repo.get(SEEDED_IMAGE)
+    assert pending is not None
+    repo.save(
+        replace(
+            pending,
+            status=ImageStatus.PROCESSING,
+            uploaded_at=stuck_since,
+            jobs_sent_at=stuck_since,
+            metadata_done=True,
+        )
+    )
+
+    # When the schedule fires
+    first = runner.invoke("SweeperFunction", load_event("sweeper_scheduled.json"))
+
+    # Then the missing variants job is on its queue again, and the image still processing
+    assert first == {"resent": [SEEDED_IMAGE], "timedOut": []}
+    sqs = boto3.client("sqs", region_name=aws.names.region)
+    url = sqs.get_queue_url(QueueName=aws.physical_name("VariantsQueue"))["QueueUrl"]
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["imageId"] == SEEDED_IMAGE
+    metadata_url = sqs.get_queue_url(QueueName=aws.physical_name("MetadataQueue"))["QueueUrl"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=metadata_url)
+
+    # When it fires again once the resent job has had its timeout too
+    resent = repo.get(SEEDED_IMAGE)
+    assert resent is not None
+    repo.save(replace(resent, jobs_resent_at=stuck_since))
+    second = runner.invoke("SweeperFunction", load_event("sweeper_scheduled.json"))
+
+    # Then the image ends failed with processing_timeout
+    assert second == {"resent": [], "timedOut": [SEEDED_IMAGE]}
+    failed = repo.get(SEEDED_IMAGE)
+    assert failed is not None
+    assert (failed.status, failed.error_code) == (ImageStatus.FAILED, "processing_timeout")
