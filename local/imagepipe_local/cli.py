@@ -68,6 +68,53 @@ def _invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redrive(args: argparse.Namespace) -> int:
+    import boto3
+
+    from imagepipe_local.redrive import dead_letter_pairs, redrive, report, select
+    from imagepipe_local.template import Template
+
+    template = Template.load()
+    try:
+        pairs = select(dead_letter_pairs(template), args.queue)
+    except ValueError as error:
+        print(f"imagepipe redrive: {error}", file=sys.stderr)
+        return 2
+    if args.stack_name:
+        # A deployed stack: its queues by logical id, and SQS moves the messages itself.
+        cloudformation = boto3.client("cloudformation")
+        sqs = boto3.client("sqs")
+
+        def url_of(logical_id: str) -> str:
+            resource = cloudformation.describe_stack_resource(
+                StackName=args.stack_name, LogicalResourceId=logical_id
+            )
+            return str(resource["StackResourceDetail"]["PhysicalResourceId"])
+
+        move_task = True
+    else:
+        # The local stack: the template's local names, moved by hand (no StartMessageMoveTask).
+        from imagepipe_local.stack import StackConfig, local_environment
+
+        env = local_environment(StackConfig())
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=args.endpoint,
+            region_name=template.names.region,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+        def url_of(logical_id: str) -> str:
+            name = template.physical_name(logical_id)
+            return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+        move_task = False
+    results = redrive(sqs, pairs, url_of, dry_run=args.dry_run, move_task=move_task)
+    print(report(results, dry_run=args.dry_run))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--endpoint", default="http://127.0.0.1:4566", help="the local stack's AWS endpoint"
     )
     invoke.set_defaults(func=_invoke)
+    move = commands.add_parser(
+        "redrive",
+        help="move dead-lettered jobs back to the queue they came from and print what moved",
+    )
+    move.add_argument(
+        "--queue",
+        default=None,
+        help="a queue's logical ID (the dead-letter queue or its source); default: every one",
+    )
+    move.add_argument("--dry-run", action="store_true", help="only count what would move")
+    target = move.add_mutually_exclusive_group()
+    target.add_argument(
+        "--endpoint", default="http://127.0.0.1:4566", help="the local stack's AWS endpoint"
+    )
+    target.add_argument(
+        "--stack-name",
+        default=None,
+        help="a deployed stack instead (AWS credentials from the environment; SQS moves the "
+        "messages with StartMessageMoveTask)",
+    )
+    move.set_defaults(func=_redrive)
     return parser
 
 

@@ -106,6 +106,37 @@ def test_a_poison_job_ends_in_the_dead_letter_queue(stack: RunningStack) -> None
     assert message["Body"] == "{not json"
 
 
+def test_redrive_moves_dead_letters_back_to_their_queue(stack: RunningStack) -> None:
+    # Given two messages parked in the metadata dead-letter queue
+    dead_letters = queue_url(stack, "MetadataDeadLetterQueue")
+    for n in range(2):
+        sqs(stack).send_message(QueueUrl=dead_letters, MessageBody=f"{{parked {n}")
+
+    # When `imagepipe redrive --dry-run` counts them, then `imagepipe redrive` moves them
+    endpoint = ("--endpoint", stack.aws, "--queue", "MetadataDeadLetterQueue")
+    counted = cli("redrive", *endpoint, "--dry-run")
+    moved = cli("redrive", *endpoint)
+
+    # Then the dry run moved nothing, and the redrive printed what it moved and emptied the
+    # dead-letter queue; the jobs went back to MetadataQueue, whose worker fails them until
+    # they are dead-lettered again (they are poison)
+    assert counted.returncode == 0, counted.stderr
+    assert "MetadataDeadLetterQueue -> MetadataQueue: 2 message(s) would move" in counted.stdout
+    assert moved.returncode == 0, moved.stderr
+    assert "MetadataDeadLetterQueue -> MetadataQueue: 2 message(s) moved" in moved.stdout
+    back = {wait_for_message(stack, "MetadataDeadLetterQueue", timeout=60)["Body"]}
+    assert back <= {"{parked 0", "{parked 1"}
+
+
+def test_redrive_names_the_queues_it_knows_for_an_unknown_one() -> None:
+    # Given no stack at all / When a queue that does not exist is asked for
+    result = cli("redrive", "--queue", "NoSuchQueue", "--dry-run")
+    # Then it exits 2 with one line naming the queues it knows
+    assert result.returncode == 2
+    assert "VariantsDeadLetterQueue" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_an_ingest_failure_ends_in_the_ingest_dead_letter_queue(stack: RunningStack) -> None:
     # Given a malformed S3 notification that Ingest cannot process (its object has no key)
     from imagepipe_local.provision import NOTIFICATION_QUEUE
