@@ -257,3 +257,77 @@ def test_samconfig_builds_cached_and_in_parallel(environment: str) -> None:
         f'Stage="{"dev" if environment == "default" else "prod"}"'
         in (deploy["parameter_overrides"])
     )
+
+
+def test_the_images_bus_takes_events_from_exactly_the_functions_that_publish_them(
+    template: Template,
+) -> None:
+    # Given the template's functions and the images bus
+    bus = template.arn("ImagesEventBus")
+
+    # When each function's policy is read for events:PutEvents
+    publishers = {
+        function
+        for function in template.functions
+        for statement in template.resolve(template.properties(function).get("Policies", []))
+        for s in statement["Statement"]
+        if "events:PutEvents" in s["Action"]
+    }
+
+    # Then the functions that change an image's status may publish, and only on that bus
+    assert publishers == {
+        "IngestFunction",
+        "VariantsFunction",
+        "MetadataFunction",
+        "SweeperFunction",
+        "ImagesApiFunction",
+    }
+    for function in publishers:
+        for statement in template.resolve(template.properties(function)["Policies"]):
+            for s in statement["Statement"]:
+                if "events:PutEvents" in s["Action"]:
+                    assert s["Resource"] == bus, function
+
+
+def test_without_a_webhook_url_there_is_no_api_destination() -> None:
+    # Given a deploy that leaves WebhookUrl empty / When SAM's transform runs
+    deployed = sam_transform({})
+
+    # Then no connection, destination, rule or role of the webhook is created (the one rule
+    # left is the sweeper's schedule)
+    assert not deployed.condition("UseWebhook")
+    for kind in ("AWS::Events::Connection", "AWS::Events::ApiDestination", "AWS::IAM::Role"):
+        assert [r for r in deployed.of_type(kind) if r.startswith("Webhook")] == [], kind
+    assert deployed.of_type("AWS::Events::Rule") == ["SweeperFunctionSweep"]
+
+
+def test_a_webhook_url_adds_a_rule_posting_every_event_to_it_with_its_key_from_a_secret() -> None:
+    # Given a deploy with a webhook and the ARN of the secret holding its key
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hook-key-AbCdEf"
+    deployed = sam_transform(
+        {"WebhookUrl": "https://hooks.example.com/imagepipe", "WebhookApiKeySecretArn": secret}
+    )
+
+    # When its webhook resources are resolved
+    rule = "WebhookRule"
+    assert rule in deployed.of_type("AWS::Events::Rule")
+    rule_props = deployed.properties(rule)
+    (destination,) = deployed.of_type("AWS::Events::ApiDestination")
+    (connection,) = deployed.of_type("AWS::Events::Connection")
+    auth = deployed.resolve(deployed.properties(connection))["AuthParameters"]
+
+    # Then a rule on the images bus sends every imagepipe event to the API destination, with
+    # retries and a dead-letter queue, and the key is read from the secret at deploy time
+    assert deployed.resolve(rule_props["EventBusName"]) == deployed.physical_name("ImagesEventBus")
+    assert rule_props["EventPattern"] == {"source": ["imagepipe"]}
+    (target,) = rule_props["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [destination, "Arn"]}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["WebhookRole", "Arn"]}
+    assert "DeadLetterConfig" in target
+    assert "RetryPolicy" in target
+    dest_props = deployed.properties(destination)
+    assert deployed.resolve(dest_props["InvocationEndpoint"]).startswith("https://hooks.")
+    assert dest_props["HttpMethod"] == "POST"
+    assert auth["ApiKeyAuthParameters"]["ApiKeyValue"] == (
+        f"{{{{resolve:secretsmanager:{secret}:SecretString}}}}"
+    )

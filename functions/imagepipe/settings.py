@@ -15,6 +15,7 @@ class _Settings(BaseModel):
     images_table: str = Field(alias="IMAGES_TABLE", min_length=1)
     session_images_table: str = Field(alias="SESSION_IMAGES_TABLE", min_length=1)
     images_bucket: str = Field(alias="IMAGES_BUCKET", min_length=1)
+    event_bus: str = Field(alias="EVENT_BUS_NAME", min_length=1)
 
     @classmethod
     def from_env(cls) -> Self:

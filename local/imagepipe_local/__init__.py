@@ -9,12 +9,14 @@ a diagram of `imagepipe local` (the tests use the same parts, minus stack and s3
       sources        event sources: S3 notifications and SQS pollers that invoke the functions
       http_api       HTTP requests as API Gateway v2 events for the handlers; the demo pages
       persistence    --data-dir: tables and buckets kept between runs
+      webhook        --webhook-url: lifecycle events POSTed to a URL (an API destination)
     invoke           one handler run as Lambda runs it (and the stack's log line per invocation)
     iam              each AWS call of a function checked against its template policy
       permissions    the AWS calls each adapter method and each function may make
     template         template.yaml read for names, resources, routes, sources, environments
     events           AWS-shaped events: API Gateway HTTP, S3 notification, SQS batch
     client           `imagepipe upload`: hash, presign, upload and wait, as a browser does
+    redrive          `imagepipe redrive`: dead-lettered jobs back to their queues
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ def _local(args: argparse.Namespace) -> int:
         max_visibility_timeout=args.max_visibility_timeout,
         data_dir=Path(args.data_dir) if args.data_dir else None,
         processing_timeout=args.processing_timeout,
+        webhook_url=args.webhook_url,
     )
     return serve(config)
 
@@ -154,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the template's ProcessingTimeoutSeconds (default 900): an image processing this "
         "long gets its missing jobs again, then fails with processing_timeout; the sweeper "
         "runs every third of it",
+    )
+    local.add_argument(
+        "--webhook-url",
+        default=None,
+        metavar="URL",
+        help="POST every lifecycle event (the EventBridge event, as JSON) to this URL, as the "
+        "template's WebhookUrl does on AWS",
     )
     local.set_defaults(func=_local)
 

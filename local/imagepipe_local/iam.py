@@ -122,6 +122,17 @@ def requests_of(
     if service == "sqs" and "QueueUrl" in params:
         name = urlsplit(str(params["QueueUrl"])).path.rstrip("/").rsplit("/", 1)[-1]
         return [Request(f"sqs:{operation}", f"arn:aws:sqs:{region}:{account}:{name}")]
+    if service == "events" and operation == "PutEvents":
+        buses = {str(entry.get("EventBusName") or "default") for entry in params["Entries"]}
+        return [
+            Request(
+                "events:PutEvents",
+                bus
+                if bus.startswith("arn:")
+                else f"arn:aws:events:{region}:{account}:event-bus/{bus}",
+            )
+            for bus in sorted(buses)
+        ]
     if service == "rekognition":
         return [Request(f"rekognition:{operation}", "*")]
     raise NotImplementedError(f"no IAM mapping for {service}:{operation}: add it to {__name__}")

@@ -52,6 +52,8 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "DynamoSessionLinkRepository.unlink": frozenset({"dynamodb:DeleteItem"}),
     "DynamoSessionLinkRepository.page": frozenset({"dynamodb:Query"}),
     "DynamoSessionLinkRepository.sessions_of": frozenset({"dynamodb:Query"}),
+    # EventBridgePublisher (imagepipe.adapters.events)
+    "EventBridgePublisher.publish": frozenset({"events:PutEvents"}),
     # SqsJobQueue (imagepipe.adapters.sqs)
     "SqsJobQueue.send": frozenset({"sqs:SendMessage"}),
     # RekognitionLabeler (imagepipe.adapters.labels)
@@ -77,6 +79,7 @@ _IMAGES_API = (
     "DynamoSessionLinkRepository.unlink",
     "S3Storage.presign_get",
     "S3Storage.delete",
+    "EventBridgePublisher.publish",  # Image Deleted
 )
 
 # Per function (template logical id): the adapter methods its code calls, each with the template
@@ -105,6 +108,7 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "S3Storage.copy",
             "S3Storage.delete",
             "SqsJobQueue.send",
+            "EventBridgePublisher.publish",
             "lambda.on_failure_destination",
         )
     ),
@@ -115,6 +119,7 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "S3Storage.read",
             "S3Storage.put",
             "S3Storage.delete",
+            "EventBridgePublisher.publish",
         )
     ),
     "SweeperFunction": dict.fromkeys(
@@ -123,6 +128,7 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "DynamoImageRepository.get",
             "DynamoImageRepository.save",
             "SqsJobQueue.send",
+            "EventBridgePublisher.publish",
         )
     ),
     "MetadataFunction": {
@@ -131,6 +137,7 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
         "DynamoImageRepository.index_phash": None,
         "DynamoImageRepository.unindex_phash": None,
         "S3Storage.read": None,
+        "EventBridgePublisher.publish": None,
         "RekognitionLabeler.labels": "UseRekognition",
     },
 }

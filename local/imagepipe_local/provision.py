@@ -26,8 +26,8 @@ def provision(
     max_visibility_timeout: int | None = None,
     notifications: bool = True,
 ) -> None:
-    """Create every queue (redrive included), table (TTL included) and bucket (CORS included)
-    of the template. `max_visibility_timeout` caps the queues' visibility timeouts; with
+    """Create every queue (redrive included), table (TTL included), bucket (CORS included) and
+    event bus of the template. `max_visibility_timeout` caps the queues' visibility timeouts; with
     `notifications`, each bucket's S3 event sources are wired to NOTIFICATION_QUEUE."""
     region = region or template.names.region
     s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
@@ -56,6 +56,10 @@ def provision(
         cors = template.resolve(template.properties(bucket).get("CorsConfiguration"))
         if cors:
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": _cors_rules(cors)})
+
+    events = boto3.client("events", region_name=region, endpoint_url=endpoint_url)
+    for bus in template.of_type("AWS::Events::EventBus"):
+        events.create_event_bus(Name=template.physical_name(bus))
 
     if notifications:
         _wire_notifications(template, s3, sqs)

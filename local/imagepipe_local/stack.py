@@ -24,6 +24,7 @@ from imagepipe_local.provision import provision
 from imagepipe_local.s3_front import EmulatedAws, exposed_headers
 from imagepipe_local.sources import ASYNC_RETRY_DELAYS, BackgroundEventSources
 from imagepipe_local.template import Template
+from imagepipe_local.webhook import WebhookForwarder
 
 
 @dataclass
@@ -42,6 +43,8 @@ class StackConfig:
     # Overrides the template's ProcessingTimeoutSeconds; the sweeper then runs every third of
     # it (at most every 5 minutes, as on AWS), so that a short timeout is honoured within seconds.
     processing_timeout: int | None = None
+    # Where every lifecycle event is POSTed (the template's WebhookUrl, played locally).
+    webhook_url: str | None = None
 
     @property
     def parameters(self) -> dict[str, str]:
@@ -90,6 +93,7 @@ class LocalStack:
         self._moto: Any = None
         self._http: Any = None
         self.event_sources: BackgroundEventSources | None = None
+        self.webhook: WebhookForwarder | None = None
 
     def start(self) -> LocalStack:
         env = local_environment(self.config)
@@ -121,6 +125,11 @@ class LocalStack:
             max_schedule_period=self.config.max_schedule_period,
         )
         self.event_sources.start()
+        if self.config.webhook_url:
+            self.webhook = WebhookForwarder(
+                self.template, self.config.webhook_url, endpoint_url=self.config.aws_endpoint
+            )
+            self.webhook.start()
         self._http = make_server(LocalHttpApi(runner), self.config.host, self.config.api_port)
         threading.Thread(target=self._http.serve_forever, name="http-api", daemon=True).start()
         log.info("AWS (moto) on %s", self.config.aws_endpoint)
@@ -140,6 +149,8 @@ class LocalStack:
             self._http.server_close()
         if self.event_sources is not None:
             self.event_sources.stop()
+        if self.webhook is not None:
+            self.webhook.stop()
         if self.config.data_dir is not None and self._moto is not None:
             snapshot(self.template, self.config.data_dir, *self._clients())
             log.info("saved tables and buckets to %s", self.config.data_dir)

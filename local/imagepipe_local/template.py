@@ -155,7 +155,13 @@ class Template:
         return dict(self.resource(logical_id).get("Properties", {}))
 
     def of_type(self, kind: str) -> list[str]:
-        return [name for name, res in self.resources.items() if res.get("Type") == kind]
+        """The resources of a type that the parameters' values create (their Condition holds)."""
+        return [
+            name
+            for name, res in self.resources.items()
+            if res.get("Type") == kind
+            and ("Condition" not in res or self.condition(res["Condition"]))
+        ]
 
     @property
     def functions(self) -> list[str]:
@@ -177,7 +183,7 @@ class Template:
 
     def _holds(self, expression: Any) -> bool:
         ((key, arg),) = expression.items()
-        if key == "Condition":
+        if key in ("Condition", "Fn::Condition"):  # !Condition in short form
             return self.condition(arg)
         if key == "Fn::Equals":
             left, right = (self.resolve(a) for a in arg)
@@ -199,6 +205,8 @@ class Template:
         for key in ("BucketName", "TableName", "QueueName", "FunctionName"):
             if key in props:
                 return str(self.resolve(props[key]))
+        if resource["Type"] == "AWS::Events::EventBus":
+            return str(self.resolve(props["Name"]))
         return f"{self.names.stack_name}-{logical_id}"
 
     def arn(self, logical_id: str) -> str:
@@ -213,6 +221,8 @@ class Template:
             return f"arn:aws:sqs:{region}:{account}:{name}"
         if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
             return f"arn:aws:lambda:{region}:{account}:function:{name}"
+        if kind == "AWS::Events::EventBus":
+            return f"arn:aws:events:{region}:{account}:event-bus/{name}"
         raise ValueError(f"no ARN rule for {kind} ({logical_id})")
 
     def _pseudo(self, name: str) -> str | None:

@@ -4,22 +4,33 @@ both and a fake cannot drift from the adapter it stands for."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import pytest
 from pytest_socket import disable_socket, enable_socket
 
-from imagepipe.adapters.aws import s3_client, sqs_client
+from imagepipe.adapters.aws import events_client, s3_client, sqs_client
 from imagepipe.adapters.dynamodb import DynamoImageRepository, DynamoSessionLinkRepository
+from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.s3 import S3Storage
 from imagepipe.adapters.sqs import SqsJobQueue
-from imagepipe.domain.ports import ImageRepository, ObjectStorage, SessionLinkRepository
+from imagepipe.domain.events import SOURCE
+from imagepipe.domain.ports import (
+    EventPublisher,
+    ImageRepository,
+    ObjectStorage,
+    SessionLinkRepository,
+)
 from imagepipe_local.template import Template
 from tests.contract.probes import JOB_QUEUES, QueueUnderTest, received, recorded
+from tests.integration.helpers import received_events, subscribe
 from tests.unit.fakes import (
     FixedClock,
+    InMemoryEvents,
     InMemoryImageRepository,
     InMemoryJobQueue,
     InMemorySessionLinks,
@@ -73,3 +84,31 @@ def jobs(request: pytest.FixtureRequest) -> QueueUnderTest:
     # The URLs the template gives the Ingest function (a queue's Ref is its URL).
     urls = {kind: aws.queue_url(queue) for kind, queue in JOB_QUEUES.items()}
     return QueueUnderTest(SqsJobQueue(urls, partial(sqs_client, region)), received(aws))
+
+
+@dataclass(frozen=True)
+class PublisherUnderTest:
+    """An EventPublisher, and a probe giving what a subscriber received, in the shape EventBridge
+    delivers (source, detail-type, detail)."""
+
+    publisher: EventPublisher
+    delivered: Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def events(request: pytest.FixtureRequest) -> PublisherUnderTest:
+    if request.param == "memory":
+        fake = InMemoryEvents()
+
+        def recorded_events() -> list[dict[str, Any]]:
+            return [
+                {"source": SOURCE, "detail-type": e.type.value, "detail": e.detail}
+                for e in fake.all()
+            ]
+
+        return PublisherUnderTest(fake, recorded_events)
+    aws: Template = request.getfixturevalue("aws")
+    url = subscribe(aws)
+    bus = aws.physical_name("ImagesEventBus")
+    publisher = EventBridgePublisher(bus, partial(events_client, aws.names.region))
+    return PublisherUnderTest(publisher, lambda: received_events(aws, url))

@@ -13,7 +13,9 @@ import pytest
 import requests
 from PIL import Image
 
+from imagepipe_local.template import Template
 from tests.e2e.conftest import RunningStack, local_only
+from tests.integration.helpers import received_events, subscribe
 from tests.photos import photo
 
 pytestmark = pytest.mark.e2e
@@ -197,3 +199,26 @@ def test_a_failed_file_sent_again_is_ingested_again(stack: RunningStack) -> None
 
     # Then the upload is ingested again and the image ends final: failed again, same reason
     assert (again["status"], again["error"]["code"]) == ("failed", "corrupt_image")
+
+
+@local_only
+def test_a_rule_on_the_local_bus_receives_the_lifecycle_of_an_upload(stack: RunningStack) -> None:
+    # Given an integrator's queue subscribed by a rule to the local stack's images bus
+    template = Template.load()
+    url = subscribe(template, stack.aws)
+
+    # When a photo is uploaded, processed, and deleted
+    buffer = io.BytesIO()
+    Image.effect_noise((480, 360), 30).convert("RGB").save(buffer, "JPEG", quality=88)
+    entry = _presign_and_post(stack, buffer.getvalue(), "e2e-bus")
+    assert wait_for(stack, entry["imageId"])["status"] == "completed"
+    deleted = stack.http.delete(f"{stack.api}/images/{entry['imageId']}", timeout=10)
+    assert deleted.status_code == 204
+
+    # Then the queue receives Processing, Completed and Deleted for it, as on AWS
+    received: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while len(received) < 3 and time.monotonic() < deadline:
+        received += received_events(template, url, stack.aws, wait=1)
+    mine = [e["detail-type"] for e in received if e["detail"]["imageId"] == entry["imageId"]]
+    assert mine == ["Image Processing", "Image Completed", "Image Deleted"]

@@ -119,3 +119,38 @@ def seed_processed_image(
     for session in sessions:
         links_repo(template).link(SessionLink(tenant, session, image_id, now))
     return saved
+
+
+def subscribe(template: Template, endpoint_url: str | None = None) -> str:
+    """What an integrator does: a queue, and a rule on the images bus that targets it. Returns
+    the queue's URL."""
+    region = template.names.region
+    sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
+    events = boto3.client("events", region_name=region, endpoint_url=endpoint_url)
+    url = sqs.create_queue(QueueName="integrator-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bus = template.physical_name("ImagesEventBus")
+    events.put_rule(Name="integrator", EventBusName=bus, EventPattern='{"source": ["imagepipe"]}')
+    events.put_targets(Rule="integrator", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    return str(url)
+
+
+def received_events(
+    template: Template, url: str, endpoint_url: str | None = None, *, wait: int = 0
+) -> list[dict[str, Any]]:
+    """The EventBridge events a subscribed queue holds now (each message body is one)."""
+    import json
+
+    sqs = boto3.client("sqs", region_name=template.names.region, endpoint_url=endpoint_url)
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
+        ).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

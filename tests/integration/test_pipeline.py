@@ -15,7 +15,7 @@ from imagepipe_local.http_api import LocalHttpApi
 from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.sources import LocalEventSources
 from imagepipe_local.template import Template
-from tests.integration.helpers import bucket, items, object_keys
+from tests.integration.helpers import bucket, items, object_keys, received_events, subscribe
 from tests.integration.pipeline import encode, ingest, photo_like, process, queue_depth, upload
 
 
@@ -171,6 +171,40 @@ def test_a_failed_upload_sent_again_is_a_new_event_and_is_ingested_again(
     image = api.request("GET", f"/images/{first['imageId']}").json()
     assert (image["status"], image["error"]["code"]) == ("failed", "corrupt_image")
     assert object_keys(aws) == []
+
+
+def test_every_status_change_is_announced_once_on_the_images_bus(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources
+) -> None:
+    # Given an integrator's queue subscribed to the images bus by a rule
+    url = subscribe(aws)
+
+    # When a good photo goes all the way, a truncated one fails, and the good one is deleted
+    good = process(api, sources, encode(photo_like(800, 600, seed=7)))
+    bad = upload(api, encode(photo_like(640, 480))[:5000], name="bad.jpg")
+    ingest(sources, bad["imageId"])
+    assert api.request("DELETE", f"/images/{good['imageId']}").status == 204
+
+    # Then the queue got, once each: Processing then Completed for the good one, Failed with
+    # its reason for the bad one, then Deleted; each as EventBridge delivers it
+    received = received_events(aws, url)
+    seen = [(e["detail"]["imageId"], e["detail-type"]) for e in received]
+    assert sorted(seen) == sorted(
+        [
+            (good["imageId"], "Image Processing"),
+            (good["imageId"], "Image Completed"),
+            (bad["imageId"], "Image Failed"),
+            (good["imageId"], "Image Deleted"),
+        ]
+    )
+    good_events = [e["detail-type"] for e in received if e["detail"]["imageId"] == good["imageId"]]
+    assert good_events == ["Image Processing", "Image Completed", "Image Deleted"]
+    failed = next(e for e in received if e["detail-type"] == "Image Failed")
+    assert failed["source"] == "imagepipe"
+    assert failed["detail"]["tenant"] == "public"
+    assert failed["detail"]["status"] == "failed"
+    assert failed["detail"]["error"]["code"] == "corrupt_image"
+    assert failed["detail"]["occurredAt"].endswith("Z")
 
 
 def test_a_png_claiming_60000_by_60000_is_refused_before_decoding(

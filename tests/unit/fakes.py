@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from imagepipe.domain.errors import ConcurrentModification
+from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.images import ImagesDeps
 from imagepipe.domain.model import Image, JobKind, SessionLink, UploadTarget
 from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
@@ -312,6 +313,26 @@ class InMemoryJobQueue:
             return list(self._sent)
 
 
+class InMemoryEvents:
+    """Records the events published, in order; nothing is delivered anywhere."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._published: list[ImageEvent] = []
+
+    def publish(self, event: ImageEvent) -> None:
+        with self._lock:
+            self._published.append(event)
+
+    # Test helpers, not part of the port.
+    def all(self) -> list[ImageEvent]:
+        with self._lock:
+            return list(self._published)
+
+    def types(self) -> list[tuple[str, EventType]]:
+        return [(event.image_id, event.type) for event in self.all()]
+
+
 class FixedClock:
     """A clock that only moves when told to; thread-safe so concurrent tests can share it."""
 
@@ -372,6 +393,7 @@ class FakeWorld:
     images: InMemoryImageRepository = field(default_factory=InMemoryImageRepository)
     links: InMemorySessionLinks = field(default_factory=InMemorySessionLinks)
     storage: InMemoryStorage = field(init=False)
+    events: InMemoryEvents = field(default_factory=InMemoryEvents)
     policy: UploadPolicy = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
@@ -390,4 +412,10 @@ class FakeWorld:
 
     @property
     def images_deps(self) -> ImagesDeps:
-        return ImagesDeps(images=self.images, links=self.links, storage=self.storage)
+        return ImagesDeps(
+            images=self.images,
+            links=self.links,
+            storage=self.storage,
+            events=self.events,
+            clock=self.clock,
+        )

@@ -10,6 +10,7 @@ import pytest
 
 from imagepipe.domain import keys
 from imagepipe.domain.errors import InvalidRequest, NotFound
+from imagepipe.domain.events import EventType
 from imagepipe.domain.images import (
     delete_image,
     get_image,
@@ -396,3 +397,27 @@ def test_a_delete_that_failed_part_way_can_be_retried_to_the_end() -> None:
     assert world.images.all() == []
     with pytest.raises(NotFound):
         get_image(TENANT, image.image_id, world.images)
+
+
+def test_a_delete_is_announced_once_and_a_refused_one_not_at_all() -> None:
+    # Given a completed image of this tenant
+    world = FakeWorld()
+    image = complete(world, upload(world, "s-1", 0))
+
+    # When another tenant tries to delete it, then its owner does, then tries again
+    with pytest.raises(NotFound):
+        delete_image(OTHER_TENANT, image.image_id, world.images_deps)
+    delete_image(TENANT, image.image_id, world.images_deps)
+    with pytest.raises(NotFound):
+        delete_image(TENANT, image.image_id, world.images_deps)
+
+    # Then one Image Deleted event went out, for the owner, with status "deleted"
+    (event,) = world.events.all()
+    assert (event.type, event.image_id, event.tenant, event.status, event.error_code) == (
+        EventType.DELETED,
+        image.image_id,
+        TENANT,
+        "deleted",
+        None,
+    )
+    assert event.detail["error"] is None

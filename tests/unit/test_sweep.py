@@ -7,11 +7,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 from imagepipe.adapters.codec import PillowCodec
+from imagepipe.domain.events import EventType
 from imagepipe.domain.jobs import JobDeps, run_variants_job
 from imagepipe.domain.model import Image, ImageStatus, JobKind, Outcome
 from imagepipe.domain.sweep import SweepDeps, sweep
 from tests.unit.fakes import (
     FixedClock,
+    InMemoryEvents,
     InMemoryImageRepository,
     InMemoryJobQueue,
     InMemoryStorage,
@@ -53,9 +55,14 @@ def a_processing_image(
 
 
 def deps_for(
-    images: InMemoryImageRepository, jobs: InMemoryJobQueue, clock: FixedClock
+    images: InMemoryImageRepository,
+    jobs: InMemoryJobQueue,
+    clock: FixedClock,
+    events: InMemoryEvents | None = None,
 ) -> SweepDeps:
-    return SweepDeps(images=images, jobs=jobs, clock=clock, timeout=TIMEOUT)
+    return SweepDeps(
+        images=images, jobs=jobs, clock=clock, events=events or InMemoryEvents(), timeout=TIMEOUT
+    )
 
 
 def test_an_image_within_its_timeout_is_left_alone() -> None:
@@ -76,7 +83,8 @@ def test_a_stuck_image_gets_only_its_missing_jobs_once_then_times_out() -> None:
     images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
     a_processing_image(images, clock, metadata_done=True)
     clock.advance(15 * 60)
-    deps = deps_for(images, jobs, clock)
+    events = InMemoryEvents()
+    deps = deps_for(images, jobs, clock, events)
 
     # When the sweeper runs at the timeout, again a minute later, and once more a timeout later
     first = sweep(deps)
@@ -94,6 +102,13 @@ def test_a_stuck_image_gets_only_its_missing_jobs_once_then_times_out() -> None:
     assert image is not None
     assert (image.status, image.error_code) == (ImageStatus.FAILED, "processing_timeout")
     assert image.error_message
+    # And its owner heard of it once, with the reason
+    (failed,) = events.all()
+    assert (failed.type, failed.status, failed.error_code) == (
+        EventType.FAILED,
+        "failed",
+        "processing_timeout",
+    )
     # And a failed image leaves the sweeper's index
     clock.advance(60 * 60)
     assert images.processing_before(clock()) == []
@@ -135,10 +150,14 @@ def test_a_job_arriving_after_the_timeout_changes_nothing_and_keeps_nothing() ->
     # When its variants job finally arrives
     storage = InMemoryStorage(clock)
     storage.put(timed_out.original_key or "", b"jpeg bytes")
-    job_deps = JobDeps(images=images, storage=storage, codec=PillowCodec(), clock=clock)
+    events = InMemoryEvents()
+    job_deps = JobDeps(
+        images=images, storage=storage, codec=PillowCodec(), clock=clock, events=events
+    )
     outcome = run_variants_job("img-1", deps=job_deps, key_date="2026/03/05")
 
     # Then it is skipped, the image is unchanged, and no output was written
     assert outcome is Outcome.SKIPPED
     assert images.get("img-1") == timed_out
     assert set(storage.objects) == {timed_out.original_key}
+    assert events.all() == []

@@ -13,6 +13,7 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_rekognition import RekognitionClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -41,7 +42,13 @@ def rekognition_client(region: str) -> RekognitionClient:
     return boto3.session.Session().client("rekognition", region_name=region, config=_CONFIG)
 
 
+@cache
+def events_client(region: str) -> EventBridgeClient:
+    return boto3.session.Session().client("events", region_name=region, config=_CONFIG)
+
+
 def reset_clients() -> None:
+    events_client.cache_clear()
     s3_client.cache_clear()
     sqs_client.cache_clear()
     rekognition_client.cache_clear()

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from functools import cache, partial
 
-from imagepipe.adapters.aws import new_image_id, s3_client, utc_now
+from imagepipe.adapters.aws import events_client, new_image_id, s3_client, utc_now
 from imagepipe.adapters.dynamodb import DynamoImageRepository, DynamoSessionLinkRepository
+from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.s3 import S3Storage
 from imagepipe.domain.images import ImagesDeps
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
@@ -37,6 +38,8 @@ def images_deps() -> ImagesDeps:
         images=DynamoImageRepository(settings.images_table, settings.region),
         links=DynamoSessionLinkRepository(settings.session_images_table, settings.region),
         storage=S3Storage(settings.images_bucket, partial(s3_client, settings.region)),
+        events=EventBridgePublisher(settings.event_bus, partial(events_client, settings.region)),
+        clock=utc_now,
         url_expiry_seconds=settings.url_expiry_seconds,
     )
 

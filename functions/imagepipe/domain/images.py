@@ -6,9 +6,16 @@ from dataclasses import dataclass, replace
 
 from imagepipe.domain import keys
 from imagepipe.domain.errors import NotFound
+from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.locking import update_image
 from imagepipe.domain.model import Image, ImageStatus, Page
-from imagepipe.domain.ports import ImageRepository, ObjectStorage, SessionLinkRepository
+from imagepipe.domain.ports import (
+    Clock,
+    EventPublisher,
+    ImageRepository,
+    ObjectStorage,
+    SessionLinkRepository,
+)
 from imagepipe.domain.similarity import MAX_DISTANCE, hamming
 from imagepipe.domain.validation import validate_image_id, validate_session_id
 
@@ -18,6 +25,8 @@ class ImagesDeps:
     images: ImageRepository
     links: SessionLinkRepository
     storage: ObjectStorage
+    events: EventPublisher
+    clock: Clock
     # How long the presigned GET URLs of a read stay valid.
     url_expiry_seconds: int = 3600
 
@@ -102,6 +111,7 @@ def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
     deps.images.unindex_phash(image.image_id)
     deps.images.delete(image)
     _unlink_everywhere(image.image_id, deps)
+    deps.events.publish(ImageEvent.of(EventType.DELETED, image, deps.clock()))
 
 
 def _mark_deleting(image: Image, images: ImageRepository) -> Image:

@@ -12,9 +12,17 @@ from dataclasses import dataclass, replace
 
 from imagepipe.domain import keys
 from imagepipe.domain.errors import ConcurrentModification, ErrorCode, InvalidImage
+from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.locking import update_image
 from imagepipe.domain.model import Image, ImageStatus, JobKind, Outcome, Thumbnail
-from imagepipe.domain.ports import Clock, ImageCodec, ImageRepository, JobQueue, ObjectStorage
+from imagepipe.domain.ports import (
+    Clock,
+    EventPublisher,
+    ImageCodec,
+    ImageRepository,
+    JobQueue,
+    ObjectStorage,
+)
 from imagepipe.domain.validation import IMAGE_ID_PATTERN
 
 
@@ -25,6 +33,7 @@ class IngestDeps:
     jobs: JobQueue
     codec: ImageCodec
     clock: Clock
+    events: EventPublisher
 
 
 def image_id_of_staging_key(key: str) -> str | None:
@@ -44,7 +53,9 @@ def ingest(image_id: str, deps: IngestDeps) -> Outcome:
         deps.storage.delete([staging], [])
         return Outcome.ORPHAN
     if image.status is ImageStatus.PROCESSING and image.jobs_sent_at is None:
-        # A previous attempt crashed between recording `processing` and sending the jobs.
+        # A previous attempt crashed between recording `processing` and sending the jobs (and
+        # maybe before announcing it: announced again, consumers dedupe).
+        _announce(EventType.PROCESSING, image, deps)
         _send_jobs(image, deps)
         deps.storage.delete([staging], [])
         return Outcome.PROCESSING
@@ -110,6 +121,7 @@ def ingest(image_id: str, deps: IngestDeps) -> Outcome:
             deps.storage.delete([thumb_key, original_key, staging], [])
             return Outcome.ORPHAN
         return Outcome.SKIPPED  # a concurrent delivery recorded it (same keys, same bytes)
+    _announce(EventType.PROCESSING, saved, deps)
     _send_jobs(saved, deps)
     deps.storage.delete([staging], [])
     return Outcome.PROCESSING
@@ -133,7 +145,13 @@ def _fail(image: Image, code: ErrorCode, message: str, deps: IngestDeps) -> Outc
             return None
         return current.failed(code, message, deps.clock())
 
-    update_image(deps.images, image.image_id, failed, first=image)
+    saved = update_image(deps.images, image.image_id, failed, first=image)
+    if saved is not None:
+        _announce(EventType.FAILED, saved, deps)
     # Nothing of a bad file is kept.
     deps.storage.delete([keys.staging_key(image.image_id)], [])
     return Outcome.FAILED
+
+
+def _announce(type_: EventType, image: Image, deps: IngestDeps) -> None:
+    deps.events.publish(ImageEvent.of(type_, image, deps.clock()))

@@ -12,9 +12,17 @@ from dataclasses import dataclass, replace
 
 from imagepipe.domain import keys
 from imagepipe.domain.errors import InvalidImage
+from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.locking import Change, update_image
 from imagepipe.domain.model import Image, ImageStatus, Outcome, Rendered, Variant
-from imagepipe.domain.ports import Clock, ImageCodec, ImageRepository, Labeler, ObjectStorage
+from imagepipe.domain.ports import (
+    Clock,
+    EventPublisher,
+    ImageCodec,
+    ImageRepository,
+    Labeler,
+    ObjectStorage,
+)
 from imagepipe.domain.similarity import is_phash
 
 
@@ -24,6 +32,7 @@ class JobDeps:
     storage: ObjectStorage
     codec: ImageCodec
     clock: Clock
+    events: EventPublisher
     labeler: Labeler | None = None  # the metadata job's; None: no labels
 
 
@@ -125,7 +134,9 @@ def _fail(image_id: str, error: InvalidImage, deps: JobDeps) -> Outcome:
             return None
         return current.failed(error.code, error.message, deps.clock())
 
-    update_image(deps.images, image_id, failed)
+    saved = update_image(deps.images, image_id, failed)
+    if saved is not None:
+        deps.events.publish(ImageEvent.of(EventType.FAILED, saved, deps.clock()))
     return Outcome.FAILED
 
 
@@ -151,7 +162,11 @@ def _finish(image_id: str, change: Change, written: list[str], deps: JobDeps) ->
         recorded = {variant.key for variant in current.variants}
         deps.storage.delete([key for key in written if key not in recorded], [])
         return Outcome.SKIPPED
-    return Outcome.COMPLETED if saved.status is ImageStatus.COMPLETED else Outcome.DONE
+    if saved.status is not ImageStatus.COMPLETED:
+        return Outcome.DONE
+    # This job's write completed the image (the version let exactly one writer do it).
+    deps.events.publish(ImageEvent.of(EventType.COMPLETED, saved, deps.clock()))
+    return Outcome.COMPLETED
 
 
 def _variant(output: Rendered, key: str) -> Variant:

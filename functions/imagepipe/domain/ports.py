@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from imagepipe.domain.events import ImageEvent
 from imagepipe.domain.model import Image, Inspection, JobKind, Rendered, SessionLink, UploadTarget
 
 
@@ -107,6 +108,12 @@ class ObjectStorage(Protocol):
 class JobQueue(Protocol):
     def send(self, kind: JobKind, image_id: str, key_date: str) -> None:
         """`key_date` lets a job for a deleted image still find (and remove) its outputs."""
+        ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: ImageEvent) -> None:
+        """Put the event on the images event bus; raises if it was not accepted."""
         ...
 
 

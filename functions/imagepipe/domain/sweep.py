@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from imagepipe.domain.errors import ErrorCode
+from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.locking import update_image
 from imagepipe.domain.model import Image, JobKind
-from imagepipe.domain.ports import Clock, ImageRepository, JobQueue
+from imagepipe.domain.ports import Clock, EventPublisher, ImageRepository, JobQueue
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class SweepDeps:
     images: ImageRepository
     jobs: JobQueue
     clock: Clock
+    events: EventPublisher
     timeout: timedelta
 
 
@@ -80,4 +82,8 @@ def _time_out(image: Image, cutoff: datetime, deps: SweepDeps) -> bool:
             return None
         return current.failed(ErrorCode.PROCESSING_TIMEOUT, message, deps.clock())
 
-    return update_image(deps.images, image.image_id, fail, first=image) is not None
+    saved = update_image(deps.images, image.image_id, fail, first=image)
+    if saved is None:
+        return False
+    deps.events.publish(ImageEvent.of(EventType.FAILED, saved, deps.clock()))
+    return True

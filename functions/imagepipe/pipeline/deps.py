@@ -6,9 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache, partial
 
-from imagepipe.adapters.aws import rekognition_client, s3_client, sqs_client, utc_now
+from imagepipe.adapters.aws import (
+    events_client,
+    rekognition_client,
+    s3_client,
+    sqs_client,
+    utc_now,
+)
 from imagepipe.adapters.codec import PillowCodec
 from imagepipe.adapters.dynamodb import DynamoImageRepository
+from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.labels import NoLabels, RekognitionLabeler
 from imagepipe.adapters.s3 import S3Storage
 from imagepipe.adapters.sqs import SqsJobQueue
@@ -24,6 +31,10 @@ from imagepipe.settings import (
     VariantsSettings,
     _Settings,
 )
+
+
+def publisher(settings: _Settings) -> EventBridgePublisher:
+    return EventBridgePublisher(settings.event_bus, partial(events_client, settings.region))
 
 
 def _store(settings: _Settings) -> tuple[DynamoImageRepository, S3Storage]:
@@ -46,7 +57,14 @@ def ingest_deps() -> IngestDeps:
     images, storage = _store(settings)
     queue = _job_queue(settings)
     codec = PillowCodec(max_pixels=settings.max_pixels, max_frames=settings.max_frames)
-    return IngestDeps(images=images, storage=storage, jobs=queue, codec=codec, clock=utc_now)
+    return IngestDeps(
+        images=images,
+        storage=storage,
+        jobs=queue,
+        codec=codec,
+        clock=utc_now,
+        events=publisher(settings),
+    )
 
 
 @cache
@@ -54,7 +72,9 @@ def variants_deps() -> JobDeps:
     settings = VariantsSettings.from_env()
     images, storage = _store(settings)
     codec = PillowCodec(avif_speed=settings.avif_speed, workers=settings.encode_workers)
-    return JobDeps(images=images, storage=storage, codec=codec, clock=utc_now)
+    return JobDeps(
+        images=images, storage=storage, codec=codec, clock=utc_now, events=publisher(settings)
+    )
 
 
 @cache
@@ -65,7 +85,12 @@ def metadata_deps() -> JobDeps:
     if settings.labels_provider == "rekognition":
         labeler = RekognitionLabeler(partial(rekognition_client, settings.region))
     return JobDeps(
-        images=images, storage=storage, codec=PillowCodec(), clock=utc_now, labeler=labeler
+        images=images,
+        storage=storage,
+        codec=PillowCodec(),
+        clock=utc_now,
+        events=publisher(settings),
+        labeler=labeler,
     )
 
 
@@ -76,6 +101,7 @@ def sweeper_deps() -> SweepDeps:
         images=DynamoImageRepository(settings.images_table, settings.region),
         jobs=_job_queue(settings),
         clock=utc_now,
+        events=publisher(settings),
         timeout=timedelta(seconds=settings.processing_timeout_seconds),
     )
 
