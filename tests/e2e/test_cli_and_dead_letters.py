@@ -82,7 +82,8 @@ def test_every_event_file_runs_through_imagepipe_invoke(stack: RunningStack, nam
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     # And the answer fits the file: the documented error for a bad request, a 200, 204 or 404
-    # otherwise, results from Ingest, and a failed item for a poison message only
+    # otherwise, results from Ingest, a sweep's report, and a failed item for a poison message
+    # only
     if name in EXPECTED:
         status, code = EXPECTED[name]
         if code is not None:  # validation outcomes do not depend on what the stack holds
@@ -92,6 +93,9 @@ def test_every_event_file_runs_through_imagepipe_invoke(stack: RunningStack, nam
             assert result["statusCode"] in (200, 204, 404)
     elif function == "IngestFunction":
         assert "results" in result
+    elif function == "SweeperFunction":
+        # (a sweep of whatever this stack holds: it reports what it resent and timed out)
+        assert set(result) == {"resent", "timedOut"}
     else:
         # (the image these jobs name does not exist in the stack: a no-op, not a failure)
         assert len(result["batchItemFailures"]) == (1 if "poison" in name else 0)

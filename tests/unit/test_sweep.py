@@ -11,6 +11,7 @@ from imagepipe.domain.events import EventType
 from imagepipe.domain.jobs import JobDeps, run_variants_job
 from imagepipe.domain.model import Image, ImageStatus, JobKind, Outcome
 from imagepipe.domain.sweep import SweepDeps, sweep
+from tests.contract.samples import an_image
 from tests.unit.fakes import (
     FixedClock,
     InMemoryEvents,
@@ -28,20 +29,7 @@ def a_processing_image(
 ) -> Image:
     """img-1, recorded `processing` by Ingest at the clock's time, its two jobs sent."""
     now = clock()
-    created, _ = images.create(
-        Image(
-            image_id="img-1",
-            tenant="t",
-            sha256="a" * 64,
-            filename="f.jpg",
-            content_type="image/jpeg",
-            size=1,
-            status=ImageStatus.PENDING_UPLOAD,
-            created_at=now,
-            updated_at=now,
-            key_date="2026/03/05",
-        )
-    )
+    created, _ = images.create(replace(an_image("img-1"), created_at=now, updated_at=now))
     return images.save(
         replace(
             created,
