@@ -6,14 +6,22 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+import socket
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-from imagepipe_local import log
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route as AsgiRoute
+
 from imagepipe_local.events import http_api_event
 from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.template import PROJECT_ROOT, Route
@@ -130,60 +138,73 @@ def _file_in(root: Path, name: str) -> Path | None:
     return target if root.resolve() in target.parents and target.is_file() else None
 
 
-def make_server(api: LocalHttpApi, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "imagepipe-local"
+class HttpFront:
+    """The API port: one ASGI app (Starlette) served by uvicorn on a thread, with the pages,
+    the vendored Uppy bundle, CORS, and every other request handed to `LocalHttpApi` as an API
+    Gateway event. The socket is bound before the server starts, so a busy port fails here, at
+    once, and port 0 picks a free one (`port` tells which)."""
 
-        def log_message(self, format: str, *args: object) -> None:
-            log.debug("%s " + format, self.address_string(), *args)
+    def __init__(self, api: LocalHttpApi, host: str, port: int) -> None:
+        self.api = api
+        self._socket = socket.create_server((host, port), backlog=1024)
+        self.port = int(self._socket.getsockname()[1])
+        config = uvicorn.Config(
+            self._app(), log_level="warning", access_log=False, lifespan="off", server_header=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
 
-        def do_OPTIONS(self) -> None:
-            self._send(204, {}, b"")
+    def start(self) -> HttpFront:
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name="http-api",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the HTTP API did not start on port {self.port}")
+            time.sleep(0.01)
+        return self
 
-        def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            if not _is_static(path):
-                self._api()
-                return
-            target = _static_file(path)
-            if target is None:
-                self._send(404, {"content-type": "text/plain"}, b"not found")
-                return
-            kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-            self._send(
-                200, {"content-type": kind, "cache-control": "no-store"}, target.read_bytes()
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._socket.close()
+
+    def _app(self) -> Starlette:
+        api = self.api
+
+        async def serve(request: Request) -> Response:
+            path = request.url.path
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=CORS_HEADERS)
+            if request.method in ("GET", "HEAD") and _is_static(path):
+                target = _static_file(path)
+                if target is None:
+                    return PlainTextResponse("not found", 404, headers=CORS_HEADERS)
+                kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                headers = {"cache-control": "no-store", **CORS_HEADERS}
+                return Response(target.read_bytes(), 200, headers=headers, media_type=kind)
+            body = await request.body()
+            # The handlers are synchronous, as in Lambda: each call gets a worker thread.
+            response = await run_in_threadpool(
+                api.request,
+                request.method,
+                path,
+                raw_body=body.decode("utf-8", "replace") if body else None,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                query=dict(parse_qsl(request.url.query)) or None,
             )
+            headers = {
+                key: value
+                for key, value in {**response.headers, **CORS_HEADERS}.items()
+                if key.lower() not in ("content-length", "connection", "date", "server")
+            }
+            return Response(response.body.encode(), response.status, headers=headers)
 
-        def do_POST(self) -> None:
-            self._api()
-
-        def do_DELETE(self) -> None:
-            self._api()
-
-        def _api(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length).decode("utf-8", "replace") if length else None
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            response = api.request(
-                self.command,
-                parts.path,
-                raw_body=body,
-                headers=headers,
-                query=dict(parse_qsl(parts.query)) or None,
-            )
-            self._send(response.status, response.headers, response.body.encode())
-
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for key, value in {**headers, **CORS_HEADERS}.items():
-                if key.lower() not in ("content-length", "connection", "date", "server"):
-                    self.send_header(key, value)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+        methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        return Starlette(routes=[AsgiRoute("/{path:path}", serve, methods=methods)])

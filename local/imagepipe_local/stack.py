@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from imagepipe_local import iam, log
-from imagepipe_local.http_api import LocalHttpApi, make_server
+from imagepipe_local.http_api import HttpFront, LocalHttpApi
 from imagepipe_local.invoke import LoggingRunner
 from imagepipe_local.persistence import restore, snapshot
 from imagepipe_local.provision import provision
@@ -130,8 +130,8 @@ class LocalStack:
                 self.template, self.config.webhook_url, endpoint_url=self.config.aws_endpoint
             )
             self.webhook.start()
-        self._http = make_server(LocalHttpApi(runner), self.config.host, self.config.api_port)
-        threading.Thread(target=self._http.serve_forever, name="http-api", daemon=True).start()
+        self._http = HttpFront(LocalHttpApi(runner), self.config.host, self.config.api_port)
+        self._http.start()
         log.info("AWS (moto) on %s", self.config.aws_endpoint)
         log.info("HTTP API and demo page on %s", self.config.api_url)
         return self
@@ -145,8 +145,7 @@ class LocalStack:
 
     def stop(self) -> None:
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.stop()
         if self.event_sources is not None:
             self.event_sources.stop()
         if self.webhook is not None:

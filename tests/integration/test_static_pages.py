@@ -4,12 +4,11 @@ nothing else there: not npm's package files, not node_modules at large, not the 
 from __future__ import annotations
 
 import http.client
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from imagepipe_local.http_api import VENDOR, LocalHttpApi, make_server
+from imagepipe_local.http_api import VENDOR, HttpFront, LocalHttpApi
 from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.template import Template
 
@@ -17,11 +16,9 @@ from imagepipe_local.template import Template
 @pytest.fixture
 def port(template: Template) -> Iterator[int]:
     # No route is invoked here: the pages never reach a handler, so no emulator is needed.
-    server = make_server(LocalHttpApi(FunctionRunner(template)), "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
+    front = HttpFront(LocalHttpApi(FunctionRunner(template)), "127.0.0.1", 0).start()
+    yield front.port
+    front.stop()
 
 
 def status_of(port: int, path: str) -> int:
