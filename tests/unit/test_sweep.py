@@ -3,11 +3,17 @@ images still within their timeout, or no longer processing, are left alone."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 from dataclasses import replace
 from datetime import timedelta
 
+from PIL import Image as PILImage
+
 from imagepipe.adapters.codec import PillowCodec
+from imagepipe.domain import keys
 from imagepipe.domain.events import EventType
+from imagepipe.domain.ingest import IngestDeps, ingest
 from imagepipe.domain.jobs import JobDeps, run_variants_job
 from imagepipe.domain.model import Image, ImageStatus, JobKind, Outcome
 from imagepipe.domain.sweep import SweepDeps, sweep
@@ -149,3 +155,50 @@ def test_a_job_arriving_after_the_timeout_changes_nothing_and_keeps_nothing() ->
     assert images.get("img-1") == timed_out
     assert set(storage.objects) == {timed_out.original_key}
     assert events.all() == []
+
+
+def test_a_timed_out_image_sent_again_gets_a_fresh_timeout() -> None:
+    # Given an image that ended processing_timeout
+    images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
+    a_processing_image(images, clock)
+    for _ in range(2):
+        clock.advance(15 * 60)
+        sweep(deps_for(images, jobs, clock))
+    timed_out = images.get("img-1")
+    assert timed_out is not None
+    assert timed_out.error_code == "processing_timeout"
+
+    # When the same bytes are uploaded again and ingested (reopened, then processing)
+    buffer = io.BytesIO()
+    PILImage.effect_noise((64, 48), 40).convert("RGB").save(buffer, "JPEG")
+    data = buffer.getvalue()
+    storage = InMemoryStorage(clock)
+    storage.put(keys.staging_key("img-1"), data)
+    reopened = images.save(
+        replace(
+            timed_out,
+            status=ImageStatus.PENDING_UPLOAD,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            error_code=None,
+            error_message=None,
+        )
+    )
+    clock.advance(60)
+    ingest_deps = IngestDeps(
+        images=images,
+        storage=storage,
+        jobs=jobs,
+        codec=PillowCodec(),
+        clock=clock,
+        events=InMemoryEvents(),
+    )
+    assert ingest(reopened.image_id, ingest_deps) is Outcome.PROCESSING
+
+    # Then a sweep right after leaves it alone: its clock starts at this ingest
+    report = sweep(deps_for(images, jobs, clock))
+    assert (report.resent, report.timed_out) == ([], [])
+    again = images.get("img-1")
+    assert again is not None
+    assert again.status is ImageStatus.PROCESSING
+    assert again.processing_since == clock()

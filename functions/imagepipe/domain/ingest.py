@@ -112,6 +112,9 @@ def ingest(image_id: str, deps: IngestDeps) -> Outcome:
         updated_at=now,
         expires_at=None,  # ingested: kept until deleted
         metadata={**image.metadata, "frames": inspection.frames},
+        # A failed image sent again starts its jobs afresh: the sweeper's clock too.
+        jobs_sent_at=None,
+        jobs_resent_at=None,
     )
     try:
         saved = deps.images.save(processing)
