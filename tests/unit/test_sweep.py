@@ -202,3 +202,55 @@ def test_a_timed_out_image_sent_again_gets_a_fresh_timeout() -> None:
     assert again is not None
     assert again.status is ImageStatus.PROCESSING
     assert again.processing_since == clock()
+
+
+class _TimingOutStorage(InMemoryStorage):
+    """Storage that lets the sweeper time the image out while the job writes its first output:
+    the interleaving of a job still running when its timeout passes."""
+
+    def __init__(self, clock: FixedClock, images: InMemoryImageRepository) -> None:
+        super().__init__(clock)
+        self._images = images
+        self._clock = clock
+
+    def put(
+        self,
+        key: str,
+        data: bytes = b"x",
+        *,
+        content_type: str = "application/octet-stream",
+        cache_control: str = "",
+    ) -> None:
+        current = self._images.get("img-1")
+        if current is not None and current.status is ImageStatus.PROCESSING:
+            self._images.save(current.failed("processing_timeout", "timed out", self._clock()))
+        super().put(key, data, content_type=content_type, cache_control=cache_control)
+
+
+def test_a_job_running_when_its_image_times_out_records_nothing_and_keeps_nothing() -> None:
+    # Given a processing image whose original is a real JPEG, and a storage that sees the
+    # image time out as soon as the variants job writes its first output
+    images, clock = InMemoryImageRepository(), FixedClock()
+    image = a_processing_image(images, clock)
+    storage = _TimingOutStorage(clock, images)
+    buffer = io.BytesIO()
+    PILImage.effect_noise((320, 240), 40).convert("RGB").save(buffer, "JPEG")
+    InMemoryStorage.put(storage, image.original_key or "", buffer.getvalue())
+    events = InMemoryEvents()
+    deps = JobDeps(images=images, storage=storage, codec=PillowCodec(), clock=clock, events=events)
+
+    # When the variants job runs to its end
+    outcome = run_variants_job("img-1", deps=deps, key_date=image.key_date)
+
+    # Then it is skipped: the image stays failed with no variants, the outputs it wrote were
+    # taken back (only the original is left), and nothing was announced
+    assert outcome is Outcome.SKIPPED
+    failed = images.get("img-1")
+    assert failed is not None
+    assert (failed.status, failed.variants, failed.variants_done) == (
+        ImageStatus.FAILED,
+        [],
+        False,
+    )
+    assert set(storage.objects) == {image.original_key}
+    assert events.all() == []
