@@ -39,12 +39,18 @@ PAGES = {
     "/uppy": "uppy.html",
     "/uppy.html": "uppy.html",
 }
+# Sent with every response of the API port: CORS for the pages, and no keep-alive. A browser
+# reusing a kept-alive connection just as the server closes it for idling races the close: with
+# the CPUs busy, a demo page's POST /uploads reached the handler without its body (400
+# invalid_body, about 1 run in 4). One request per connection (what http.server did) removes
+# the race; a local stack does not need the saved handshakes.
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "content-type, authorization, x-session-id",
     "Access-Control-Max-Age": "600",
 }
+FRONT_HEADERS = {**CORS_HEADERS, "Connection": "close"}
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:
@@ -181,13 +187,13 @@ class HttpFront:
         async def serve(request: Request) -> Response:
             path = request.url.path
             if request.method == "OPTIONS":
-                return Response(status_code=204, headers=CORS_HEADERS)
+                return Response(status_code=204, headers=FRONT_HEADERS)
             if request.method in ("GET", "HEAD") and _is_static(path):
                 target = _static_file(path)
                 if target is None:
-                    return PlainTextResponse("not found", 404, headers=CORS_HEADERS)
+                    return PlainTextResponse("not found", 404, headers=FRONT_HEADERS)
                 kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-                headers = {"cache-control": "no-store", **CORS_HEADERS}
+                headers = {"cache-control": "no-store", **FRONT_HEADERS}
                 return Response(target.read_bytes(), 200, headers=headers, media_type=kind)
             body = await request.body()
             # The handlers are synchronous, as in Lambda: each call gets a worker thread.
@@ -201,9 +207,10 @@ class HttpFront:
             )
             headers = {
                 key: value
-                for key, value in {**response.headers, **CORS_HEADERS}.items()
+                for key, value in response.headers.items()
                 if key.lower() not in ("content-length", "connection", "date", "server")
             }
+            headers.update(FRONT_HEADERS)
             return Response(response.body.encode(), response.status, headers=headers)
 
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

@@ -65,3 +65,19 @@ def test_nothing_else_under_local_web_is(port: int, path: str) -> None:
     # Given the local HTTP API / When npm's files, the package or a way out is asked for
     # Then nothing is served
     assert status_of(port, path) == 404
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("OPTIONS", "/uploads")])
+def test_every_response_closes_its_connection(port: int, method: str, path: str) -> None:
+    # Given the local HTTP API (a kept-alive connection reused as the server idles it out lost
+    # a POST's body under load) / When a page or an API preflight is asked for
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        response.read()
+        # Then the server says it closes the connection after the response
+        assert response.getheader("connection") == "close"
+        assert response.will_close
+    finally:
+        connection.close()
