@@ -20,6 +20,18 @@ from imagepipe_local.template import Template
 
 Handler = Callable[[Any, Any], Any]
 _ENV_LOCK = threading.RLock()
+# One lock per handler module. A Lambda execution environment runs one invocation at a time,
+# and handlers rely on it: Powertools' resolver keeps the current event on the module-level
+# `app`, the logger its keys. Here one imported module serves every thread, so two concurrent
+# requests to one function would read each other's event (one POST /uploads linked the wrong
+# session, 1 in ~100 under 20-way concurrency). Distinct functions still run in parallel.
+_INVOCATION_LOCKS: dict[str, threading.RLock] = {}
+_INVOCATION_LOCKS_GUARD = threading.Lock()
+
+
+def _invocation_lock(module_key: str) -> threading.RLock:
+    with _INVOCATION_LOCKS_GUARD:
+        return _INVOCATION_LOCKS.setdefault(module_key, threading.RLock())
 
 
 @dataclass
@@ -93,8 +105,10 @@ class FunctionRunner:
         self.apply_environment()
         # Imported under the function's environment, as Lambda does at cold start.
         handler = self.handler(logical_id)
+        code_dir, spec = self.template.function_handler(logical_id)
+        module_key = f"{code_dir}:{spec.rpartition('.')[0]}"
         # Every AWS call the handler makes is checked against its template policy (iam.py).
-        with acting_as(logical_id, self.template):
+        with _invocation_lock(module_key), acting_as(logical_id, self.template):
             return handler(event, context)
 
 

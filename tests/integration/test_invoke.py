@@ -1,0 +1,83 @@
+"""The local runner gives each function what a Lambda execution environment gives it: one
+invocation at a time, while distinct functions run side by side."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagepipe_local.invoke import FunctionRunner
+from imagepipe_local.template import Template
+
+STATE = """
+import threading
+active = {}
+peak = {}
+guard = threading.Lock()
+"""
+
+PROBE = """
+import time
+from invoke_probe_state import active, guard, peak
+
+def handler(event, context):
+    name = context.function_name
+    with guard:
+        active[name] = active.get(name, 0) + 1
+        peak[name] = max(peak.get(name, 0), active[name])
+        overlap = sum(active.values())
+        peak["all"] = max(peak.get("all", 0), overlap)
+    time.sleep(0.05)
+    with guard:
+        active[name] -= 1
+    return {"seen": event["n"]}
+"""
+
+
+@pytest.fixture
+def probe_runner(tmp_path: Path) -> Iterator[FunctionRunner]:
+    (tmp_path / "invoke_probe_state.py").write_text(STATE, encoding="utf-8")
+    resources = {}
+    for name in ("a", "b"):
+        (tmp_path / f"invoke_probe_{name}.py").write_text(PROBE, encoding="utf-8")
+        resources[f"Probe{name.upper()}"] = {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {"CodeUri": str(tmp_path), "Handler": f"invoke_probe_{name}.handler"},
+        }
+    yield FunctionRunner(Template({"Resources": resources}))
+    for module in ("invoke_probe_state", "invoke_probe_a", "invoke_probe_b"):
+        sys.modules.pop(module, None)
+    sys.path.remove(str(tmp_path))
+
+
+def test_one_function_runs_one_invocation_at_a_time_and_two_functions_overlap(
+    probe_runner: FunctionRunner,
+) -> None:
+    # Given eight threads invoking two functions at once
+    results: list[Any] = []
+    barrier = threading.Barrier(8)
+
+    def call(n: int) -> None:
+        barrier.wait()
+        results.append(probe_runner.invoke("ProbeA" if n % 2 else "ProbeB", {"n": n}))
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then every call got its own answer, one function never ran two at once, the two did
+    probe = sys.modules["invoke_probe_state"]
+    assert sorted(r["seen"] for r in results) == list(range(8))
+    names = {probe_runner.template.physical_name(f) for f in ("ProbeA", "ProbeB")}
+    assert {probe.peak[name] for name in names} == {1}
+    assert probe.peak["all"] == 2
+    assert time.perf_counter() - started >= 4 * 0.05
