@@ -1,10 +1,10 @@
 """ImagesApiFunction: GET/DELETE /images/{imageId}, GET /sessions/{sessionId}/images,
-DELETE /sessions/{sessionId}/images/{imageId}."""
+DELETE /sessions/{sessionId}/images/{imageId}, POST /sessions/{sessionId}/events."""
 
 from __future__ import annotations
 
+from imagepipe.api import images, live
 from imagepipe.api.app import create_app, lambda_handler
-from imagepipe.api.images import router
 
-app = create_app(router)
+app = create_app(images.router, live.router)
 handler = lambda_handler(app)

@@ -3,6 +3,7 @@ the optional JWT authorizer, CORS, encryption, tracing, outputs and the justifie
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,18 @@ def sam_transform(parameters: dict[str, str]) -> Template:
     return Template(transformed, parameters=parameters)
 
 
+def http_api(template: Template) -> str:
+    """The HTTP API (the other ApiGatewayV2 API is the live-updates WebSocket)."""
+    (api,) = [
+        api
+        for api in template.of_type("AWS::ApiGatewayV2::Api")
+        if template.properties(api).get("ProtocolType") != "WEBSOCKET"
+    ]
+    return api
+
+
 def api_operations(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
-    (api,) = template.of_type("AWS::ApiGatewayV2::Api")
+    api = http_api(template)
     body = template.properties(api)["Body"]
     return {
         (method.upper(), path): operation
@@ -68,7 +79,7 @@ def test_without_an_issuer_no_route_has_an_authorizer() -> None:
     for operation in api_operations(deployed).values():
         assert "security" not in deployed.resolve(operation)
     # And the API's body defines no security scheme at all
-    (api,) = deployed.of_type("AWS::ApiGatewayV2::Api")
+    api = http_api(deployed)
     components = deployed.resolve(deployed.properties(api)["Body"].get("components", {}))
     assert not components.get("securitySchemes")
 
@@ -81,7 +92,7 @@ def test_with_an_issuer_every_route_requires_a_valid_jwt() -> None:
     for key, operation in api_operations(deployed).items():
         assert deployed.resolve(operation)["security"] == [{"JwtAuthorizer": []}], key
     # And that authorizer checks the Authorization header against the issuer and both audiences
-    (api,) = deployed.of_type("AWS::ApiGatewayV2::Api")
+    api = http_api(deployed)
     schemes = deployed.resolve(deployed.properties(api)["Body"]["components"]["securitySchemes"])
     authorizer = schemes["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert authorizer == {
@@ -217,7 +228,7 @@ def test_every_iac_check_skip_is_justified_next_to_its_resource(template: Templa
     skipped = 0
     for name, resource in template.resources.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
-            assert skip["id"].startswith("CKV_"), name
+            assert re.fullmatch(r"CKV2?_[A-Z]+_\d+", skip["id"]), name
             assert len(skip.get("comment", "").split()) >= 10, f"{name} {skip['id']}: say why"
             skipped += 1
     # And there are some, so the loop above checked something
@@ -293,12 +304,15 @@ def test_without_a_webhook_url_there_is_no_api_destination() -> None:
     # Given a deploy that leaves WebhookUrl empty / When SAM's transform runs
     deployed = sam_transform({})
 
-    # Then no connection, destination, rule or role of the webhook is created (the one rule
-    # left is the sweeper's schedule)
+    # Then no connection, destination, rule or role of the webhook is created (the rules left
+    # are the sweeper's schedule and the live-updates notifier's subscription)
     assert not deployed.condition("UseWebhook")
     for kind in ("AWS::Events::Connection", "AWS::Events::ApiDestination", "AWS::IAM::Role"):
         assert [r for r in deployed.of_type(kind) if r.startswith("Webhook")] == [], kind
-    assert deployed.of_type("AWS::Events::Rule") == ["SweeperFunctionSweep"]
+    assert sorted(deployed.of_type("AWS::Events::Rule")) == [
+        "EventsNotifierFunctionLifecycle",
+        "SweeperFunctionSweep",
+    ]
 
 
 def test_a_webhook_url_adds_a_rule_posting_every_event_to_it_with_its_key_from_a_secret() -> None:

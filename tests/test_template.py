@@ -11,14 +11,24 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from imagepipe.adapters.records import HashClaim, ImageRecord, PhashBand, SessionLinkRecord
-from imagepipe.api import images, uploads
+from imagepipe.adapters.records import (
+    ConnectionRecord,
+    HashClaim,
+    ImageRecord,
+    PhashBand,
+    SessionLinkRecord,
+    TicketRecord,
+)
 from imagepipe.api.app import openapi_json
+from imagepipe.api.routes import ROUTERS
 from imagepipe.settings import (
+    EventsNotifierSettings,
+    EventsSocketSettings,
     ImagesApiSettings,
     IngestSettings,
     MetadataSettings,
     PresignUploadSettings,
+    SweeperSettings,
     VariantsSettings,
 )
 from imagepipe_local.template import Template
@@ -65,6 +75,7 @@ def _table(template: Template, logical_id: str) -> dict[str, Any]:
     [
         ((ImageRecord, HashClaim, PhashBand), "ImagesTable"),
         ((SessionLinkRecord,), "SessionImagesTable"),
+        ((ConnectionRecord, TicketRecord), "ConnectionsTable"),
     ],
 )
 def test_pynamodb_models_match_the_template_tables(
@@ -85,7 +96,7 @@ def test_pynamodb_models_match_the_template_tables(
 def _openapi_routes() -> set[tuple[str, str]]:
     import json
 
-    document = json.loads(openapi_json(uploads.router, images.router))
+    document = json.loads(openapi_json(*ROUTERS))
     return {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
 
 
@@ -114,7 +125,7 @@ def test_committed_openapi_json_is_current() -> None:
     # Given the openapi.json in the repository
     committed = (ROOT / "openapi.json").read_text(encoding="utf-8")
     # When the document is generated from the routers now / Then it is exactly what is committed
-    assert committed == openapi_json(uploads.router, images.router), "run `make openapi`"
+    assert committed == openapi_json(*ROUTERS), "run `make openapi`"
 
 
 @pytest.mark.parametrize(
@@ -125,6 +136,9 @@ def test_committed_openapi_json_is_current() -> None:
         ("IngestFunction", IngestSettings),
         ("VariantsFunction", VariantsSettings),
         ("MetadataFunction", MetadataSettings),
+        ("SweeperFunction", SweeperSettings),
+        ("EventsSocketFunction", EventsSocketSettings),
+        ("EventsNotifierFunction", EventsNotifierSettings),
     ],
 )
 def test_template_environment_satisfies_the_function_settings(

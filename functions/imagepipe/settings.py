@@ -34,6 +34,9 @@ class ImagesApiSettings(_Settings):
     """ImagesApiFunction."""
 
     url_expiry_seconds: int = Field(default=3600, alias="URL_EXPIRY_SECONDS", ge=1, le=604800)
+    # POST /sessions/{id}/events: the WebSocket URL handed out, and the key tickets are signed with.
+    events_url: str = Field(alias="EVENTS_URL", pattern=r"^wss?://")
+    ticket_key_secret: str = Field(alias="TICKET_KEY_SECRET", min_length=1)
 
 
 class IngestSettings(_Settings):
@@ -65,3 +68,17 @@ class SweeperSettings(_Settings):
     variants_queue_url: str = Field(alias="VARIANTS_QUEUE_URL", min_length=1)
     metadata_queue_url: str = Field(alias="METADATA_QUEUE_URL", min_length=1)
     processing_timeout_seconds: int = Field(alias="PROCESSING_TIMEOUT_SECONDS", ge=1)
+
+
+class EventsSocketSettings(_Settings):
+    """EventsSocketFunction ($connect, $disconnect of the live-updates WebSocket API)."""
+
+    connections_table: str = Field(alias="CONNECTIONS_TABLE", min_length=1)
+    ticket_key_secret: str = Field(alias="TICKET_KEY_SECRET", min_length=1)
+
+
+class EventsNotifierSettings(_Settings):
+    """EventsNotifierFunction (lifecycle events from the bus to the sessions' sockets)."""
+
+    connections_table: str = Field(alias="CONNECTIONS_TABLE", min_length=1)
+    events_management_url: str = Field(alias="EVENTS_MANAGEMENT_URL", pattern=r"^https?://")

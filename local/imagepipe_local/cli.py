@@ -10,10 +10,10 @@ from pathlib import Path
 
 
 def _openapi(args: argparse.Namespace) -> int:
-    from imagepipe.api import images, uploads
     from imagepipe.api.app import openapi_json
+    from imagepipe.api.routes import ROUTERS
 
-    document = openapi_json(uploads.router, images.router)
+    document = openapi_json(*ROUTERS)
     if args.output == "-":
         sys.stdout.write(document)
     else:

@@ -171,3 +171,51 @@ def scheduled_event(*, rule_arn: str, region: str, account_id: str) -> dict[str,
         "resources": [rule_arn],
         "detail": {},
     }
+
+
+def websocket_event(
+    *,
+    route_key: str,
+    connection_id: str,
+    api_id: str,
+    stage: str,
+    region: str,
+    query: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+    connected_at: float | None = None,
+    disconnect_status: int = 1000,
+) -> dict[str, Any]:
+    """What API Gateway sends a WebSocket API's $connect / $disconnect integration."""
+    now = time.time()
+    connect = route_key == "$connect"
+    domain = f"{api_id}.execute-api.{region}.amazonaws.com"
+    context: dict[str, Any] = {
+        "routeKey": route_key,
+        "eventType": "CONNECT" if connect else "DISCONNECT",
+        "extendedRequestId": uuid.uuid4().hex[:16] + "=",
+        "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "messageDirection": "IN",
+        "stage": stage,
+        "connectedAt": int((connected_at or now) * 1000),
+        "requestTimeEpoch": int(now * 1000),
+        "identity": {"sourceIp": source_ip, "userAgent": (headers or {}).get("user-agent", "")},
+        "requestId": uuid.uuid4().hex[:16] + "=",
+        "domainName": domain,
+        "connectionId": connection_id,
+        "apiId": api_id,
+    }
+    event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False}
+    if connect:
+        header_map = {"Host": domain, **dict(headers or {})}
+        event["headers"] = header_map
+        event["multiValueHeaders"] = {k: [v] for k, v in header_map.items()}
+        if query:
+            event["queryStringParameters"] = dict(query)
+            event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    else:
+        context["disconnectStatusCode"] = disconnect_status
+        context["disconnectReason"] = ""
+        event["headers"] = {"Host": domain, "x-api-key": "", "x-restapi": ""}
+        event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    return event

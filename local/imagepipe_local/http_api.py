@@ -24,6 +24,7 @@ from starlette.routing import Route as AsgiRoute
 
 from imagepipe_local.events import http_api_event
 from imagepipe_local.invoke import FunctionRunner
+from imagepipe_local.sockets import LocalWebSocketApi
 from imagepipe_local.template import PROJECT_ROOT, Route
 
 # The pages and their npm dependencies (Uppy's prebuilt bundle, installed by `make`, never
@@ -146,14 +147,18 @@ def _file_in(root: Path, name: str) -> Path | None:
 
 class HttpFront:
     """The API port: one ASGI app (Starlette) served by uvicorn on a thread, with the pages,
-    the vendored Uppy bundle, CORS, and every other request handed to `LocalHttpApi` as an API
-    Gateway event. The socket is bound before the server starts, so a busy port fails here, at
-    once, and port 0 picks a free one (`port` tells which)."""
+    the vendored Uppy bundle, CORS, the template's WebSocket API (sockets.py), and every other
+    request handed to `LocalHttpApi` as an API Gateway event. The socket is bound before the
+    server starts, so a busy port fails here, at once, and port 0 picks a free one (`port`
+    tells which)."""
 
     def __init__(self, api: LocalHttpApi, host: str, port: int) -> None:
         self.api = api
         self._socket = socket.create_server((host, port), backlog=1024)
         self.port = int(self._socket.getsockname()[1])
+        self.host = host
+        found = api.runner.template.websocket_api()
+        self.websockets = LocalWebSocketApi(api.runner, *found) if found else None
         config = uvicorn.Config(
             self._app(), log_level="warning", access_log=False, lifespan="off", server_header=False
         )
@@ -214,4 +219,15 @@ class HttpFront:
             return Response(response.body.encode(), response.status, headers=headers)
 
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        return Starlette(routes=[AsgiRoute("/{path:path}", serve, methods=methods)])
+        routes = self.websockets.asgi_routes() if self.websockets else []
+        return Starlette(routes=[*routes, AsgiRoute("/{path:path}", serve, methods=methods)])
+
+    def live_environment(self) -> dict[str, str]:
+        """Where the functions find the WebSocket API locally: the URL handed to browsers and
+        the management endpoint, both on this port."""
+        if self.websockets is None:
+            return {}
+        return {
+            "EVENTS_URL": self.websockets.url(self.host, self.port),
+            "EVENTS_MANAGEMENT_URL": self.websockets.management_url(self.host, self.port),
+        }

@@ -73,7 +73,12 @@ def _bucket_arn(bucket: str) -> str:
 
 
 def requests_of(
-    service: str, operation: str, params: Mapping[str, Any], region: str, account: str
+    service: str,
+    operation: str,
+    params: Mapping[str, Any],
+    region: str,
+    account: str,
+    endpoint: str | None = None,
 ) -> list[Request]:
     """The IAM requests behind one API call (or presigned request), as AWS evaluates them."""
     if service == "s3":
@@ -135,7 +140,30 @@ def requests_of(
         ]
     if service == "rekognition":
         return [Request(f"rekognition:{operation}", "*")]
+    if service == "secretsmanager" and operation == "GetSecretValue":
+        secret = str(params["SecretId"])
+        if not secret.startswith("arn:"):
+            secret = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}"
+        return [Request("secretsmanager:GetSecretValue", secret)]
+    if service == "apigatewaymanagementapi":
+        api_id, stage = _websocket_api_of(endpoint or "")
+        method = {"PostToConnection": "POST", "GetConnection": "GET"}.get(operation, "DELETE")
+        resource = f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}"
+        return [Request("execute-api:ManageConnections", f"{resource}/@connections/*")]
     raise NotImplementedError(f"no IAM mapping for {service}:{operation}: add it to {__name__}")
+
+
+def _websocket_api_of(endpoint: str) -> tuple[str, str]:
+    """(API id, stage) of a management endpoint: https://{api}.execute-api.{region}.amazonaws.com
+    /{stage} on AWS, http://{host}:{port}/{api}/{stage} on the local stack (sockets.py)."""
+    parts = urlsplit(endpoint)
+    segments = [s for s in parts.path.split("/") if s]
+    host = parts.hostname or ""
+    if ".execute-api." in host and segments:
+        return host.split(".", 1)[0], segments[0]
+    if len(segments) >= 2:
+        return segments[0], segments[1]
+    raise ValueError(f"not a WebSocket API management endpoint: {endpoint!r}")
 
 
 def _listify(value: Any) -> list[Any]:
@@ -223,7 +251,14 @@ class IamEnforcer:
                 policies[function] = Policy.of(template, function)
             return policies[function]
 
-    def check(self, service: str, operation: str, params: Mapping[str, Any], region: str) -> None:
+    def check(
+        self,
+        service: str,
+        operation: str,
+        params: Mapping[str, Any],
+        region: str,
+        endpoint: str | None = None,
+    ) -> None:
         acting = _current.get()
         if acting is None:
             return  # not a function's call: the local stack itself, or a test arranging data
@@ -231,7 +266,7 @@ class IamEnforcer:
         problems = []
         caller = acting.caller or _caller(sys._getframe())
         account = acting.template.names.account_id
-        requests = requests_of(service, operation, params, region, account)
+        requests = requests_of(service, operation, params, region, account, endpoint)
         if caller is None:
             problems.append(f"{service}:{operation} is called outside an adapter")
         elif caller not in FUNCTION_CALLS.get(function, {}):
@@ -268,7 +303,9 @@ _original_presigned_post = botocore.signers.generate_presigned_post
 def _make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
     if _installed is not None:
         service = self.meta.service_model.service_name
-        _installed.check(service, operation_name, api_params, self.meta.region_name)
+        _installed.check(
+            service, operation_name, api_params, self.meta.region_name, self.meta.endpoint_url
+        )
     return _original_make_api_call(self, operation_name, api_params)
 
 

@@ -56,6 +56,15 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "EventBridgePublisher.publish": frozenset({"events:PutEvents"}),
     # SqsJobQueue (imagepipe.adapters.sqs)
     "SqsJobQueue.send": frozenset({"sqs:SendMessage"}),
+    # DynamoConnectionRepository (live-updates sockets and spent tickets)
+    "DynamoConnectionRepository.claim_ticket": frozenset({"dynamodb:PutItem"}),
+    "DynamoConnectionRepository.add": frozenset({"dynamodb:PutItem"}),
+    "DynamoConnectionRepository.remove": frozenset({"dynamodb:DeleteItem"}),
+    "DynamoConnectionRepository.of_session": frozenset({"dynamodb:Query"}),
+    # ApiGatewaySockets (imagepipe.adapters.sockets)
+    "ApiGatewaySockets.post": frozenset({"execute-api:ManageConnections"}),
+    # SecretKey (imagepipe.adapters.secrets)
+    "SecretKey.__call__": frozenset({"secretsmanager:GetSecretValue"}),
     # RekognitionLabeler (imagepipe.adapters.labels)
     "RekognitionLabeler.labels": frozenset({"rekognition:DetectLabels"}),
     # Not ours, but run with the function's role: Powertools' DynamoDB idempotency store, and
@@ -80,6 +89,7 @@ _IMAGES_API = (
     "S3Storage.presign_get",
     "S3Storage.delete",
     "EventBridgePublisher.publish",  # Image Deleted
+    "SecretKey.__call__",  # signs live-updates tickets
 )
 
 # Per function (template logical id): the adapter methods its code calls, each with the template
@@ -129,6 +139,22 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "DynamoImageRepository.save",
             "SqsJobQueue.send",
             "EventBridgePublisher.publish",
+        )
+    ),
+    "EventsSocketFunction": dict.fromkeys(
+        (
+            "SecretKey.__call__",
+            "DynamoConnectionRepository.claim_ticket",
+            "DynamoConnectionRepository.add",
+            "DynamoConnectionRepository.remove",
+        )
+    ),
+    "EventsNotifierFunction": dict.fromkeys(
+        (
+            "DynamoSessionLinkRepository.sessions_of",
+            "DynamoConnectionRepository.of_session",
+            "DynamoConnectionRepository.remove",
+            "ApiGatewaySockets.post",
         )
     ),
     "MetadataFunction": {

@@ -3,6 +3,8 @@ local stack's moto server (an endpoint URL) and the tests' moto decorator (none)
 
 from __future__ import annotations
 
+import json
+import secrets
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -10,6 +12,7 @@ import boto3
 from imagepipe_local.template import Template
 
 if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -26,9 +29,10 @@ def provision(
     max_visibility_timeout: int | None = None,
     notifications: bool = True,
 ) -> None:
-    """Create every queue (redrive included), table (TTL included), bucket (CORS included) and
-    event bus of the template. `max_visibility_timeout` caps the queues' visibility timeouts; with
-    `notifications`, each bucket's S3 event sources are wired to NOTIFICATION_QUEUE."""
+    """Create every queue (redrive included), table (TTL included), bucket (CORS included),
+    event bus and generated secret of the template. `max_visibility_timeout` caps the queues'
+    visibility timeouts; with `notifications`, each bucket's S3 event sources are wired to
+    NOTIFICATION_QUEUE."""
     region = region or template.names.region
     s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
     dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
@@ -61,6 +65,13 @@ def provision(
     for bus in template.of_type("AWS::Events::EventBus"):
         events.create_event_bus(Name=template.physical_name(bus))
 
+    # GenerateSecretString: a fresh random value at each start, as a new deploy would get.
+    manager = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
+    for secret in template.of_type("AWS::SecretsManager::Secret"):
+        manager.create_secret(
+            Name=template.physical_name(secret), SecretString=secrets.token_urlsafe(48)
+        )
+
     if notifications:
         _wire_notifications(template, s3, sqs)
 
@@ -87,6 +98,30 @@ def _wire_notifications(template: Template, s3: S3Client, sqs: SQSClient) -> Non
                 Bucket=template.physical_name(bucket),
                 NotificationConfiguration={"QueueConfigurations": configurations},  # type: ignore[typeddict-item]
             )
+
+
+def rule_to_queue(
+    events: EventBridgeClient,
+    sqs: SQSClient,
+    *,
+    bus: str,
+    rule: str,
+    pattern: dict[str, Any],
+    queue: str,
+    visibility_timeout: int,
+) -> str:
+    """A rule on a bus of the emulator whose target is a queue (created here): how the local
+    stack receives what EventBridge would deliver to a function or an API destination. Returns
+    the queue's URL."""
+    url = sqs.create_queue(
+        QueueName=queue, Attributes={"VisibilityTimeout": str(visibility_timeout)}
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": queue, "Arn": arn}])
+    return url
 
 
 def _cors_rules(cors: dict[str, Any]) -> list[Any]:

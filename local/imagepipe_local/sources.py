@@ -21,8 +21,8 @@ from imagepipe_local import log
 from imagepipe_local.events import s3_object_created_event, scheduled_event, sqs_event
 from imagepipe_local.iam import acting_as
 from imagepipe_local.invoke import FunctionRunner
-from imagepipe_local.provision import NOTIFICATION_QUEUE
-from imagepipe_local.template import ScheduleSource, SqsSource
+from imagepipe_local.provision import NOTIFICATION_QUEUE, rule_to_queue
+from imagepipe_local.template import BusRuleSource, ScheduleSource, SqsSource
 
 # Lambda retries a failed asynchronous invocation twice, after about 1 and 2 minutes; locally
 # the delays are shortened (the count is the same).
@@ -44,6 +44,8 @@ class LocalEventSources:
         region = self.template.names.region
         self._s3 = boto3.client("s3", region_name=region)
         self._sqs = boto3.client("sqs", region_name=region)
+        self._events = boto3.client("events", region_name=region)
+        self._rule_queues: dict[tuple[str, str], str] = {}
         self._sequence = 0
         self._sequence_lock = threading.Lock()
 
@@ -151,6 +153,46 @@ class LocalEventSources:
                 self.delete(url, message)
         return result
 
+    # --- EventBridge rules ----------------------------------------------------------------
+
+    def rule_queue(self, source: BusRuleSource) -> str:
+        """The rule of an EventBridgeRule event, created on the emulated bus on first use with a
+        queue as its target (moto cannot invoke a function): its URL."""
+        key = (source.function, source.name)
+        if key not in self._rule_queues:
+            names = self.template.names
+            self._rule_queues[key] = rule_to_queue(
+                self._events,
+                self._sqs,
+                bus=self.template.physical_name(source.bus),
+                rule=f"{names.stack_name}-{source.function}{source.name}"[:64],
+                pattern=source.pattern,
+                queue=f"{names.stack_name}-rule-{source.function}{source.name}"[:80],
+                visibility_timeout=2,
+            )
+        return self._rule_queues[key]
+
+    def poll_rule(self, source: BusRuleSource, *, wait_seconds: int = 0) -> PollResult:
+        """Invoke the function once per event the rule matched, as EventBridge does
+        (asynchronously: a failure is tried again, 1 + MaximumRetryAttempts times in all, then
+        dropped with an error line)."""
+        url = self.rule_queue(source)
+        messages = self.receive(url, wait_seconds=wait_seconds)
+        result = PollResult(received=len(messages))
+        for message in messages:
+            try:
+                self.runner.invoke(source.function, json.loads(message["Body"]))
+            except Exception as error:
+                result.failed.append(message["MessageId"])
+                attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                if attempts <= source.max_retries:
+                    continue  # back after the visibility timeout
+                log.error(
+                    "%s failed %d times on an event: dropped (%s)", source.function, attempts, error
+                )
+            self.delete(url, message)
+        return result
+
     def drain(self, *, max_rounds: int = 50, retry_failed_now: bool = True) -> int:
         """Poll every SQS source until all queues are empty; returns messages received."""
         total = 0
@@ -193,6 +235,11 @@ class BackgroundEventSources:
         for source in self.template.sqs_sources():
             for n in range(max(0, self.workers)):
                 self._spawn(f"{source.function}-{n}", functools.partial(self._poll_forever, source))
+        for rule in self.template.bus_rule_sources():
+            self.sources.rule_queue(rule)  # matched from now on
+            self._spawn(
+                f"{rule.function}-{rule.name}", functools.partial(self._poll_rule_forever, rule)
+            )
         for schedule in self.template.schedule_sources():
             self._spawn(
                 f"{schedule.function}-{schedule.name}", functools.partial(self._tick, schedule)
@@ -231,6 +278,14 @@ class BackgroundEventSources:
                 self.sources.poll(source, wait_seconds=1)
             except Exception:  # keep polling, as an event source mapping does
                 log.exception("poller of %s", source.function)
+                self._stop.wait(1)
+
+    def _poll_rule_forever(self, source: BusRuleSource) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sources.poll_rule(source, wait_seconds=1)
+            except Exception:  # keep going, as EventBridge does
+                log.exception("rule %s of %s", source.name, source.function)
                 self._stop.wait(1)
 
     def _notifications(self) -> None:

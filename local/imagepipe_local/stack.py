@@ -117,6 +117,9 @@ class LocalStack:
             restored = restore(self.template, self.config.data_dir, *self._clients())
             log.info("restored %d items and objects from %s", restored, self.config.data_dir)
         runner = LoggingRunner(self.template, extra_env=env)
+        # Bound now (a busy port fails here), served last: the functions need its URLs.
+        self._http = HttpFront(LocalHttpApi(runner), self.config.host, self.config.api_port)
+        runner.extra_env.update(self._http.live_environment())
         runner.apply_environment()
         self.event_sources = BackgroundEventSources(
             runner,
@@ -130,7 +133,6 @@ class LocalStack:
                 self.template, self.config.webhook_url, endpoint_url=self.config.aws_endpoint
             )
             self.webhook.start()
-        self._http = HttpFront(LocalHttpApi(runner), self.config.host, self.config.api_port)
         self._http.start()
         log.info("AWS (moto) on %s", self.config.aws_endpoint)
         log.info("HTTP API and demo page on %s", self.config.api_url)

@@ -100,6 +100,15 @@ class S3Source:
 
 
 @dataclass(frozen=True)
+class BusRuleSource:
+    function: str
+    name: str  # the event's name in the template, e.g. "Lifecycle"
+    bus: str  # logical id of the event bus
+    pattern: dict[str, Any]
+    max_retries: int  # RetryPolicy.MaximumRetryAttempts (EventBridge's default: 185)
+
+
+@dataclass(frozen=True)
 class ScheduleSource:
     function: str
     name: str  # the event's name in the template, e.g. "Sweep"
@@ -205,8 +214,13 @@ class Template:
         for key in ("BucketName", "TableName", "QueueName", "FunctionName"):
             if key in props:
                 return str(self.resolve(props[key]))
-        if resource["Type"] == "AWS::Events::EventBus":
+        if resource["Type"] in ("AWS::Events::EventBus", "AWS::SecretsManager::Secret"):
             return str(self.resolve(props["Name"]))
+        if resource["Type"] == "AWS::ApiGatewayV2::Stage":
+            return str(self.resolve(props["StageName"]))
+        if resource["Type"] == "AWS::ApiGatewayV2::Api":
+            # Ref gives the API id, ten lowercase alphanumerics on AWS.
+            return f"{logical_id.lower()[:10]:0<10}"
         return f"{self.names.stack_name}-{logical_id}"
 
     def arn(self, logical_id: str) -> str:
@@ -223,6 +237,9 @@ class Template:
             return f"arn:aws:lambda:{region}:{account}:function:{name}"
         if kind == "AWS::Events::EventBus":
             return f"arn:aws:events:{region}:{account}:event-bus/{name}"
+        if kind == "AWS::SecretsManager::Secret":
+            # AWS appends six random characters; Secrets Manager accepts the ARN without them.
+            return f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"
         raise ValueError(f"no ARN rule for {kind} ({logical_id})")
 
     def _pseudo(self, name: str) -> str | None:
@@ -243,6 +260,8 @@ class Template:
         kind = self.resource(name)["Type"]
         if kind == "AWS::SQS::Queue":
             return self.queue_url(name)
+        if kind == "AWS::SecretsManager::Secret":
+            return self.arn(name)
         return self.physical_name(name)
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
@@ -403,6 +422,51 @@ class Template:
                     seconds = int(match.group(1)) * _UNIT_SECONDS[unit]
                     sources.append(ScheduleSource(function, name, float(seconds)))
         return sources
+
+    def bus_rule_sources(self) -> list[BusRuleSource]:
+        """The functions' EventBridgeRule events on one of the template's buses."""
+        sources = []
+        for function in self.functions:
+            for name, event in self.properties(function).get("Events", {}).items():
+                if event.get("Type") == "EventBridgeRule":
+                    props = event["Properties"]
+                    retry = props.get("RetryPolicy", {})
+                    sources.append(
+                        BusRuleSource(
+                            function=function,
+                            name=name,
+                            bus=props["EventBusName"]["Ref"],
+                            pattern=props["Pattern"],
+                            max_retries=int(retry.get("MaximumRetryAttempts", 185)),
+                        )
+                    )
+        return sources
+
+    def websocket_api(self) -> tuple[str, str] | None:
+        """(API id, stage name) of the template's WebSocket API, if it has one."""
+        for api in self.of_type("AWS::ApiGatewayV2::Api"):
+            if self.properties(api).get("ProtocolType") != "WEBSOCKET":
+                continue
+            for stage in self.of_type("AWS::ApiGatewayV2::Stage"):
+                if self.properties(stage).get("ApiId") == {"Ref": api}:
+                    return self.physical_name(api), self.physical_name(stage)
+        return None
+
+    def websocket_routes(self) -> dict[str, str]:
+        """Route key ($connect, $disconnect...) -> the function its Lambda proxy integration
+        invokes, for the template's WebSocket API."""
+        routes = {}
+        for route in self.of_type("AWS::ApiGatewayV2::Route"):
+            props = self.properties(route)
+            integration = re.fullmatch(r"integrations/\$\{(\w+)\}", props["Target"]["Fn::Sub"])
+            if integration is None:
+                raise ValueError(f"{route}: Target is not integrations/${{Integration}}")
+            uri = self.properties(integration.group(1))["IntegrationUri"]["Fn::Sub"]
+            function = re.search(r"\$\{(\w+)\.Arn\}", uri)
+            if function is None:
+                raise ValueError(f"{route}: the integration invokes no function of the template")
+            routes[str(props["RouteKey"])] = function.group(1)
+        return routes
 
     def http_routes(self) -> list[Route]:
         routes = []

@@ -6,13 +6,13 @@ as EventBridge retries)."""
 
 from __future__ import annotations
 
-import json
 import threading
 
 import boto3
 import requests
 
 from imagepipe_local import log
+from imagepipe_local.provision import rule_to_queue
 from imagepipe_local.template import Template
 
 WEBHOOK_QUEUE = "imagepipe-local-webhook"
@@ -31,18 +31,15 @@ class WebhookForwarder:
         self._queue = ""
 
     def start(self) -> None:
-        self._queue = self._sqs.create_queue(
-            QueueName=WEBHOOK_QUEUE, Attributes={"VisibilityTimeout": "5"}
-        )["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
         # The template's WebhookRule matches the same pattern.
-        self._events.put_rule(
-            Name=_RULE, EventBusName=self._bus, EventPattern=json.dumps({"source": ["imagepipe"]})
-        )
-        self._events.put_targets(
-            Rule=_RULE, EventBusName=self._bus, Targets=[{"Id": "webhook", "Arn": arn}]
+        self._queue = rule_to_queue(
+            self._events,
+            self._sqs,
+            bus=self._bus,
+            rule=_RULE,
+            pattern={"source": ["imagepipe"]},
+            queue=WEBHOOK_QUEUE,
+            visibility_timeout=5,
         )
         self._thread = threading.Thread(target=self._forward, name="webhook", daemon=True)
         self._thread.start()

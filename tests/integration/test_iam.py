@@ -51,11 +51,11 @@ def test_each_policy_grants_exactly_the_actions_of_the_declared_calls(
 
 def test_every_declared_call_is_a_real_adapter_method_or_a_named_service_call() -> None:
     # Given the classes the adapter modules define
-    from imagepipe.adapters import dynamodb, events, labels, s3, sqs
+    from imagepipe.adapters import dynamodb, events, labels, s3, secrets, sockets, sqs
 
     classes = {
         cls.__name__: cls
-        for module in (dynamodb, events, labels, s3, sqs)
+        for module in (dynamodb, events, labels, s3, secrets, sockets, sqs)
         for cls in vars(module).values()
         if isinstance(cls, type) and cls.__module__ == module.__name__
     }

@@ -13,9 +13,11 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_rekognition import RekognitionClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 _CONFIG = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
@@ -47,7 +49,24 @@ def events_client(region: str) -> EventBridgeClient:
     return boto3.session.Session().client("events", region_name=region, config=_CONFIG)
 
 
+@cache
+def secrets_client(region: str) -> SecretsManagerClient:
+    return boto3.session.Session().client("secretsmanager", region_name=region, config=_CONFIG)
+
+
+@cache
+def connections_client(endpoint_url: str, region: str) -> ApiGatewayManagementApiClient:
+    """The WebSocket API's management endpoint (https://{api}.execute-api.{region}.amazonaws.com
+    /{stage} on AWS, the local stack's own port locally): explicit, whatever AWS_ENDPOINT_URL
+    says, since it is not a regional service endpoint."""
+    return boto3.session.Session().client(
+        "apigatewaymanagementapi", region_name=region, endpoint_url=endpoint_url, config=_CONFIG
+    )
+
+
 def reset_clients() -> None:
+    connections_client.cache_clear()
+    secrets_client.cache_clear()
     events_client.cache_clear()
     s3_client.cache_clear()
     sqs_client.cache_clear()

@@ -15,12 +15,16 @@ from imagepipe.adapters.mapping import (
     record_to_link,
 )
 from imagepipe.adapters.records import (
+    CONNECTION_PK_PREFIX,
     IMAGE_PK_PREFIX,
     IN_PROCESSING,
+    TICKET_PK_PREFIX,
+    ConnectionRecord,
     HashClaim,
     ImageRecord,
     PhashBand,
     SessionLinkRecord,
+    TicketRecord,
     band_key,
     band_pk,
     bind,
@@ -29,7 +33,7 @@ from imagepipe.adapters.records import (
     session_key,
 )
 from imagepipe.domain.errors import ConcurrentModification
-from imagepipe.domain.model import Image, SessionLink
+from imagepipe.domain.model import Connection, Image, SessionLink
 from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
 from imagepipe.domain.similarity import BAND_WIDTHS, bands
 
@@ -237,3 +241,39 @@ class DynamoSessionLinkRepository:
             tenant, _, session_id = record.session_key.rpartition("#")
             pairs.append((tenant, session_id))
         return pairs
+
+
+class DynamoConnectionRepository:
+    def __init__(self, table_name: str, region: str) -> None:
+        self._connections = bind(ConnectionRecord, table_name, region)
+        self._tickets = bind(TicketRecord, table_name, region)
+
+    def claim_ticket(self, nonce: str, expires_at: datetime) -> bool:
+        record = self._tickets(f"{TICKET_PK_PREFIX}{nonce}", expires_at=expires_at)
+        try:
+            record.save(condition=self._tickets.pk.does_not_exist())
+        except PutError as error:
+            if _conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def add(self, connection: Connection) -> None:
+        self._connections(
+            f"{CONNECTION_PK_PREFIX}{connection.connection_id}",
+            connection_id=connection.connection_id,
+            tenant=connection.tenant,
+            session_id=connection.session_id,
+            session_key=session_key(connection.tenant, connection.session_id),
+            connected_at=connection.connected_at,
+            expires_at=connection.expires_at,
+        ).save()
+
+    def remove(self, connection_id: str) -> None:
+        self._connections(f"{CONNECTION_PK_PREFIX}{connection_id}").delete()
+
+    def of_session(self, tenant: str, session_id: str) -> list[str]:
+        return [
+            record.pk.removeprefix(CONNECTION_PK_PREFIX)
+            for record in self._connections.by_session.query(session_key(tenant, session_id))
+        ]

@@ -193,6 +193,50 @@ class SessionLinkRecord(Model):
     by_image = ByImage()
 
 
+CONNECTION_PK_PREFIX = "connection#"
+TICKET_PK_PREFIX = "ticket#"
+
+
+class BySession(GlobalSecondaryIndex["ConnectionRecord"]):
+    """Sparse: only sockets carry sessionKey. KEYS_ONLY: the pk names the socket."""
+
+    class Meta:
+        index_name = "bySession"
+        projection = KeysOnlyProjection()
+
+    session_key = UnicodeAttribute(hash_key=True, attr_name="sessionKey")
+
+
+class ConnectionRecord(Model):
+    """A live-updates socket, pk "connection#<connectionId>"; gone by TTL after API Gateway's
+    2-hour limit if its $disconnect never came."""
+
+    class Meta:
+        table_name = "ConnectionsTable"
+
+    pk = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="connection")
+    connection_id = UnicodeAttribute(attr_name="connectionId")
+    tenant = UnicodeAttribute()
+    session_id = UnicodeAttribute(attr_name="sessionId")
+    session_key = UnicodeAttribute(attr_name="sessionKey")
+    connected_at = UTCDateTimeAttribute(attr_name="connectedAt")
+    expires_at = TTLAttribute(attr_name="expiresAt")
+
+    by_session = BySession()
+
+
+class TicketRecord(Model):
+    """A spent ticket's nonce, pk "ticket#<nonce>": kept until the ticket has expired anyway."""
+
+    class Meta:
+        table_name = "ConnectionsTable"
+
+    pk = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="ticket")
+    expires_at = TTLAttribute(attr_name="expiresAt")
+
+
 M = TypeVar("M", bound=Model)
 
 

@@ -6,13 +6,25 @@ from __future__ import annotations
 
 from functools import cache, partial
 
-from imagepipe.adapters.aws import events_client, new_image_id, s3_client, utc_now
-from imagepipe.adapters.dynamodb import DynamoImageRepository, DynamoSessionLinkRepository
+from imagepipe.adapters.aws import (
+    events_client,
+    new_image_id,
+    s3_client,
+    secrets_client,
+    utc_now,
+)
+from imagepipe.adapters.dynamodb import (
+    DynamoConnectionRepository,
+    DynamoImageRepository,
+    DynamoSessionLinkRepository,
+)
 from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.s3 import S3Storage
+from imagepipe.adapters.secrets import SecretKey
 from imagepipe.domain.images import ImagesDeps
+from imagepipe.domain.live import SocketDeps, TicketDeps
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
-from imagepipe.settings import ImagesApiSettings, PresignUploadSettings
+from imagepipe.settings import EventsSocketSettings, ImagesApiSettings, PresignUploadSettings
 
 
 @cache
@@ -44,6 +56,28 @@ def images_deps() -> ImagesDeps:
     )
 
 
+@cache
+def ticket_deps() -> TicketDeps:
+    settings = ImagesApiSettings.from_env()
+    key = SecretKey(settings.ticket_key_secret, partial(secrets_client, settings.region))
+    return TicketDeps(
+        key=key(), clock=utc_now, new_nonce=new_image_id, events_url=settings.events_url
+    )
+
+
+@cache
+def socket_deps() -> SocketDeps:
+    settings = EventsSocketSettings.from_env()
+    key = SecretKey(settings.ticket_key_secret, partial(secrets_client, settings.region))
+    return SocketDeps(
+        key=key(),
+        connections=DynamoConnectionRepository(settings.connections_table, settings.region),
+        clock=utc_now,
+    )
+
+
 def reset() -> None:
     upload_deps.cache_clear()
     images_deps.cache_clear()
+    ticket_deps.cache_clear()
+    socket_deps.cache_clear()

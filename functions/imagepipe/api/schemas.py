@@ -158,3 +158,14 @@ class ImageListResponse(_Camel):
 
 class ErrorBody(_Camel):
     error: ErrorOut
+
+
+class EventsTicketResponse(_Camel):
+    url: Annotated[
+        str,
+        Field(
+            description="The WebSocket URL to open within a minute, once: wss://... on AWS, "
+            "ws://127.0.0.1:<api-port>/events locally; its ticket is in the query string."
+        ),
+    ]
+    expires_at: Annotated[datetime, Field(description="When the ticket stops opening sockets.")]

@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     INVALID_FILENAME = "invalid_filename"
     INVALID_LIMIT = "invalid_limit"
     INVALID_NEXT_TOKEN = "invalid_next_token"  # noqa: S105 - a code, not a secret
+    INVALID_TICKET = "invalid_ticket"
     # Nothing there (404), a record that kept changing (409), anything unexpected (500).
     NOT_FOUND = "not_found"
     ROUTE_NOT_FOUND = "route_not_found"

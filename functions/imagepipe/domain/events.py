@@ -33,9 +33,18 @@ class ImageEvent:
     error_code: str | None
     error_message: str | None
     occurred_at: datetime
+    # Image Deleted only: the sessions of the tenant that linked it (their links are gone by
+    # the time a subscriber reads the event, and live updates still have to reach them).
+    session_ids: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, type_: EventType, image: Image, occurred_at: datetime) -> ImageEvent:
+    def of(
+        cls,
+        type_: EventType,
+        image: Image,
+        occurred_at: datetime,
+        session_ids: tuple[str, ...] = (),
+    ) -> ImageEvent:
         status = "deleted" if type_ is EventType.DELETED else image.status.value
         failed = type_ is EventType.FAILED
         return cls(
@@ -46,6 +55,7 @@ class ImageEvent:
             error_code=image.error_code if failed else None,
             error_message=image.error_message if failed else None,
             occurred_at=occurred_at,
+            session_ids=session_ids if type_ is EventType.DELETED else (),
         )
 
     @property
@@ -54,10 +64,13 @@ class ImageEvent:
         error = None
         if self.error_code is not None:
             error = {"code": self.error_code, "message": self.error_message}
-        return {
+        detail: dict[str, Any] = {
             "imageId": self.image_id,
             "tenant": self.tenant,
             "status": self.status,
             "error": error,
             "occurredAt": self.occurred_at.isoformat().replace("+00:00", "Z"),
         }
+        if self.type is EventType.DELETED:
+            detail["sessionIds"] = list(self.session_ids)
+        return detail

@@ -19,6 +19,10 @@ from imagepipe.domain.ports import (
 from imagepipe.domain.similarity import MAX_DISTANCE, hamming
 from imagepipe.domain.validation import validate_image_id, validate_session_id
 
+# An event's detail stays far below EventBridge's 256 KB entry limit (session ids are at most
+# 128 characters): past this many sessions, the rest hear of the deletion by polling.
+MAX_NAMED_SESSIONS = 500
+
 
 @dataclass(frozen=True)
 class ImagesDeps:
@@ -107,11 +111,14 @@ def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
     image = _mark_deleting(image, deps.images)
     exact, prefixes = object_keys(image)
     deps.storage.delete(exact, prefixes)
-    _unlink_everywhere(image.image_id, deps)
+    sessions = _unlink_everywhere(image.image_id, deps)
     deps.images.unindex_phash(image.image_id)
     deps.images.delete(image)
-    _unlink_everywhere(image.image_id, deps)
-    deps.events.publish(ImageEvent.of(EventType.DELETED, image, deps.clock()))
+    sessions |= _unlink_everywhere(image.image_id, deps)
+    # The event names the sessions that linked the image (live updates reach them); a retried
+    # DELETE that finds no links left names none, and its sockets were told the first time.
+    named = tuple(sorted(s for t, s in sessions if t == image.tenant)[:MAX_NAMED_SESSIONS])
+    deps.events.publish(ImageEvent.of(EventType.DELETED, image, deps.clock(), named))
 
 
 def _mark_deleting(image: Image, images: ImageRepository) -> Image:
@@ -130,9 +137,11 @@ def _mark_deleting(image: Image, images: ImageRepository) -> Image:
     return deleting
 
 
-def _unlink_everywhere(image_id: str, deps: ImagesDeps) -> None:
-    for link_tenant, session_id in deps.links.sessions_of(image_id):
+def _unlink_everywhere(image_id: str, deps: ImagesDeps) -> set[tuple[str, str]]:
+    sessions = set(deps.links.sessions_of(image_id))
+    for link_tenant, session_id in sessions:
         deps.links.unlink(link_tenant, session_id, image_id)
+    return sessions
 
 
 def unlink_image(tenant: str, session_id: str, image_id: str, deps: ImagesDeps) -> None:

@@ -178,3 +178,14 @@ class Outcome(StrEnum):
 class Page:
     images: list[Image]
     next_token: str | None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A browser's live-updates socket, bound by its ticket to one session of one tenant."""
+
+    connection_id: str
+    tenant: str
+    session_id: str
+    connected_at: datetime
+    expires_at: datetime

@@ -8,7 +8,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from imagepipe.domain.events import ImageEvent
-from imagepipe.domain.model import Image, Inspection, JobKind, Rendered, SessionLink, UploadTarget
+from imagepipe.domain.model import (
+    Connection,
+    Image,
+    Inspection,
+    JobKind,
+    Rendered,
+    SessionLink,
+    UploadTarget,
+)
 
 
 class ImageRepository(Protocol):
@@ -75,6 +83,30 @@ class SessionLinkRepository(Protocol):
 
     def sessions_of(self, image_id: str) -> list[tuple[str, str]]:
         """(tenant, session_id) of every session linking the image."""
+        ...
+
+
+class ConnectionRepository(Protocol):
+    """Live-update sockets and the one-time nonces of their tickets."""
+
+    def claim_ticket(self, nonce: str, expires_at: datetime) -> bool:
+        """Record a ticket's nonce as used; False when it already was (the ticket is spent)."""
+        ...
+
+    def add(self, connection: Connection) -> None: ...
+
+    def remove(self, connection_id: str) -> None:
+        """Forget a socket; no error when it is not there."""
+        ...
+
+    def of_session(self, tenant: str, session_id: str) -> list[str]:
+        """Ids of the sockets open for one session of one tenant."""
+        ...
+
+
+class SocketGateway(Protocol):
+    def post(self, connection_id: str, message: dict[str, Any]) -> bool:
+        """Send a JSON text frame; False when the socket is gone (closed, unknown)."""
         ...
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from functools import cache, partial
 
 from imagepipe.adapters.aws import (
+    connections_client,
     events_client,
     rekognition_client,
     s3_client,
@@ -14,17 +15,24 @@ from imagepipe.adapters.aws import (
     utc_now,
 )
 from imagepipe.adapters.codec import PillowCodec
-from imagepipe.adapters.dynamodb import DynamoImageRepository
+from imagepipe.adapters.dynamodb import (
+    DynamoConnectionRepository,
+    DynamoImageRepository,
+    DynamoSessionLinkRepository,
+)
 from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.labels import NoLabels, RekognitionLabeler
 from imagepipe.adapters.s3 import S3Storage
+from imagepipe.adapters.sockets import ApiGatewaySockets
 from imagepipe.adapters.sqs import SqsJobQueue
 from imagepipe.domain.ingest import IngestDeps
 from imagepipe.domain.jobs import JobDeps
+from imagepipe.domain.live import NotifyDeps
 from imagepipe.domain.model import JobKind
 from imagepipe.domain.ports import Labeler
 from imagepipe.domain.sweep import SweepDeps
 from imagepipe.settings import (
+    EventsNotifierSettings,
     IngestSettings,
     MetadataSettings,
     SweeperSettings,
@@ -106,7 +114,20 @@ def sweeper_deps() -> SweepDeps:
     )
 
 
+@cache
+def notify_deps() -> NotifyDeps:
+    settings = EventsNotifierSettings.from_env()
+    return NotifyDeps(
+        links=DynamoSessionLinkRepository(settings.session_images_table, settings.region),
+        connections=DynamoConnectionRepository(settings.connections_table, settings.region),
+        sockets=ApiGatewaySockets(
+            partial(connections_client, settings.events_management_url, settings.region)
+        ),
+    )
+
+
 def reset() -> None:
+    notify_deps.cache_clear()
     sweeper_deps.cache_clear()
     ingest_deps.cache_clear()
     variants_deps.cache_clear()
