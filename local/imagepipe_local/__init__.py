@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 
-# The local stack's own log: one line per invocation, refused uploads, dead letters. Not under
-# "imagepipe": that is the Powertools logger of the handlers.
-log = logging.getLogger("imagepipe-local")
+# The local stack's own log: one line per invocation, refused uploads, dead letters. Its name
+# must not contain "imagepipe", the handlers' Powertools service: Powertools puts a filter on
+# the root logger's handlers that drops every record whose logger name *contains* the service
+# name (aws_lambda_powertools.logging.filters.SuppressFilter), and it silently swallowed these.
+log = logging.getLogger("local-stack")

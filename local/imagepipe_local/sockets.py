@@ -9,9 +9,9 @@ that is gone with 410 GoneException. A closed socket sends `$disconnect`."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
+import secrets
+import string
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,10 +26,13 @@ from imagepipe_local import log
 from imagepipe_local.events import websocket_event
 from imagepipe_local.invoke import FunctionRunner
 
+_ID_ALPHABET = string.ascii_letters + string.digits
+
 
 def _connection_id() -> str:
-    # API Gateway's ids look like "L0SM9cOFvHcCIhw=": base64 of ten random bytes.
-    return base64.b64encode(os.urandom(10)).decode("ascii")
+    # API Gateway's ids look like "L0SM9cOFvHcCIhw=": fifteen letters and digits, then "=".
+    # Never "/" or "+" (base64's others): the id is a path segment of the management API.
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(15)) + "="
 
 
 @dataclass

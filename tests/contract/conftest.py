@@ -14,12 +14,17 @@ import pytest
 from pytest_socket import disable_socket, enable_socket
 
 from imagepipe.adapters.aws import events_client, s3_client, sqs_client
-from imagepipe.adapters.dynamodb import DynamoImageRepository, DynamoSessionLinkRepository
+from imagepipe.adapters.dynamodb import (
+    DynamoConnectionRepository,
+    DynamoImageRepository,
+    DynamoSessionLinkRepository,
+)
 from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.s3 import S3Storage
 from imagepipe.adapters.sqs import SqsJobQueue
 from imagepipe.domain.events import SOURCE
 from imagepipe.domain.ports import (
+    ConnectionRepository,
     EventPublisher,
     ImageRepository,
     ObjectStorage,
@@ -30,6 +35,7 @@ from tests.contract.probes import JOB_QUEUES, QueueUnderTest, received, recorded
 from tests.integration.helpers import received_events, subscribe
 from tests.unit.fakes import (
     FixedClock,
+    InMemoryConnections,
     InMemoryEvents,
     InMemoryImageRepository,
     InMemoryJobQueue,
@@ -62,6 +68,14 @@ def links(request: pytest.FixtureRequest) -> SessionLinkRepository:
         return InMemorySessionLinks()
     aws: Template = request.getfixturevalue("aws")
     return DynamoSessionLinkRepository(aws.physical_name("SessionImagesTable"), aws.names.region)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def connections(request: pytest.FixtureRequest) -> ConnectionRepository:
+    if request.param == "memory":
+        return InMemoryConnections()
+    aws: Template = request.getfixturevalue("aws")
+    return DynamoConnectionRepository(aws.physical_name("ConnectionsTable"), aws.names.region)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

@@ -35,8 +35,8 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
 }
 
 
-# S3, SQS and schedule events, with the function each is for (invoked in
-# test_pipeline_events.py).
+# S3, SQS, schedule, WebSocket and bus events, with the function each is for (invoked in
+# test_pipeline_events.py and test_live.py).
 PIPELINE_EVENTS = {
     "ingest_object_created.json": "IngestFunction",
     "ingest_encoded_key.json": "IngestFunction",
@@ -45,6 +45,10 @@ PIPELINE_EVENTS = {
     "metadata_job.json": "MetadataFunction",
     "metadata_job_poison.json": "MetadataFunction",
     "sweeper_scheduled.json": "SweeperFunction",
+    # WebSocket and bus events (invoked in test_live.py).
+    "events_socket_connect_refused.json": "EventsSocketFunction",
+    "events_socket_disconnect.json": "EventsSocketFunction",
+    "events_notifier_completed.json": "EventsNotifierFunction",
 }
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from imagepipe.domain.errors import ConcurrentModification
 from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.images import ImagesDeps
-from imagepipe.domain.model import Image, JobKind, SessionLink, UploadTarget
+from imagepipe.domain.model import Connection, Image, JobKind, SessionLink, UploadTarget
 from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
 from imagepipe.domain.similarity import bands
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
@@ -331,6 +331,68 @@ class InMemoryEvents:
 
     def types(self) -> list[tuple[str, EventType]]:
         return [(event.image_id, event.type) for event in self.all()]
+
+
+class InMemoryConnections:
+    """Sockets by id and spent ticket nonces, as the connections table holds them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: dict[str, Connection] = {}
+        self._spent: dict[str, datetime] = {}
+
+    def claim_ticket(self, nonce: str, expires_at: datetime) -> bool:
+        with self._lock:
+            if nonce in self._spent:
+                return False
+            self._spent[nonce] = expires_at
+            return True
+
+    def add(self, connection: Connection) -> None:
+        with self._lock:
+            self._connections[connection.connection_id] = connection
+
+    def remove(self, connection_id: str) -> None:
+        with self._lock:
+            self._connections.pop(connection_id, None)
+
+    def of_session(self, tenant: str, session_id: str) -> list[str]:
+        with self._lock:
+            return sorted(
+                c.connection_id
+                for c in self._connections.values()
+                if (c.tenant, c.session_id) == (tenant, session_id)
+            )
+
+    # Test helpers, not part of the port.
+    def get(self, connection_id: str) -> Connection | None:
+        with self._lock:
+            return self._connections.get(connection_id)
+
+
+class InMemorySockets:
+    """Open sockets and the messages each received; posting to a closed one reports it gone."""
+
+    def __init__(self, *open_ids: str) -> None:
+        self._lock = threading.Lock()
+        self._open = set(open_ids)
+        self.received: dict[str, list[dict[str, object]]] = {}
+
+    def post(self, connection_id: str, message: dict[str, object]) -> bool:
+        with self._lock:
+            if connection_id not in self._open:
+                return False
+            self.received.setdefault(connection_id, []).append(json.loads(json.dumps(message)))
+            return True
+
+    # Test helpers, not part of the port.
+    def open(self, connection_id: str) -> None:
+        with self._lock:
+            self._open.add(connection_id)
+
+    def close(self, connection_id: str) -> None:
+        with self._lock:
+            self._open.discard(connection_id)
 
 
 class FixedClock:
