@@ -345,3 +345,101 @@ def test_a_webhook_url_adds_a_rule_posting_every_event_to_it_with_its_key_from_a
     assert auth["ApiKeyAuthParameters"]["ApiKeyValue"] == (
         f"{{{{resolve:secretsmanager:{secret}:SecretString}}}}"
     )
+
+
+def test_the_websocket_api_routes_connect_and_disconnect_to_the_socket_function_only() -> None:
+    # Given the template as SAM transforms it
+    deployed = sam_transform({})
+    (api,) = [
+        a
+        for a in deployed.of_type("AWS::ApiGatewayV2::Api")
+        if deployed.properties(a).get("ProtocolType") == "WEBSOCKET"
+    ]
+    # When its routes, their integrations and the functions' invoke permissions are read
+    routes = {
+        deployed.properties(r)["RouteKey"]: deployed.properties(r)
+        for r in deployed.of_type("AWS::ApiGatewayV2::Route")
+        if deployed.properties(r)["ApiId"] == {"Ref": api}
+    }
+    # Then exactly $connect and $disconnect exist (nothing from the browser is routed), both
+    # to one Lambda proxy integration of EventsSocketFunction
+    assert sorted(routes) == ["$connect", "$disconnect"]
+    assert deployed.websocket_routes() == {
+        "$connect": "EventsSocketFunction",
+        "$disconnect": "EventsSocketFunction",
+    }
+    (integration,) = deployed.of_type("AWS::ApiGatewayV2::Integration")
+    assert deployed.properties(integration)["IntegrationType"] == "AWS_PROXY"
+    # And API Gateway may invoke the socket function from this API only
+    (permission,) = [
+        p
+        for p in deployed.of_type("AWS::Lambda::Permission")
+        if deployed.properties(p)["FunctionName"] == {"Ref": "EventsSocketFunction"}
+    ]
+    props = deployed.properties(permission)
+    assert props["Principal"] == "apigateway.amazonaws.com"
+    assert "${EventsApi}/*" in props["SourceArn"]["Fn::Sub"]
+    # And the stage deploys itself after the routes and writes an access log
+    (stage,) = [
+        s
+        for s in deployed.of_type("AWS::ApiGatewayV2::Stage")
+        if deployed.properties(s).get("ApiId") == {"Ref": api}
+    ]
+    assert deployed.properties(stage)["AutoDeploy"] is True
+    assert set(deployed.resource(stage)["DependsOn"]) == {
+        "EventsConnectRoute",
+        "EventsDisconnectRoute",
+    }
+    assert "AccessLogSettings" in deployed.properties(stage)
+
+
+def test_the_notifier_hears_the_bus_and_may_post_only_to_its_own_apis_sockets(
+    template: Template,
+) -> None:
+    # Given the notifier's event source and policy
+    (source,) = template.bus_rule_sources()
+    statements = [
+        s
+        for policy in template.resolve(template.properties("EventsNotifierFunction")["Policies"])
+        for s in policy["Statement"]
+    ]
+    # When they are read
+    manage = [s for s in statements if "execute-api:ManageConnections" in s["Action"]]
+    # Then it gets every event of the images bus, retried a little (a live update is worth
+    # little late)
+    assert (source.function, source.bus, source.pattern) == (
+        "EventsNotifierFunction",
+        "ImagesEventBus",
+        {"source": ["imagepipe"]},
+    )
+    assert source.max_retries == 2
+    # And it may post to the sockets of the events API's stage only, nothing else of it
+    api_id, stage = template.websocket_api() or ("", "")
+    (statement,) = manage
+    assert statement["Resource"] == (
+        f"arn:aws:execute-api:{template.names.region}:{template.names.account_id}:"
+        f"{api_id}/{stage}/POST/@connections/*"
+    )
+
+
+def test_the_ticket_key_is_generated_and_readable_by_the_signer_and_the_verifier_only(
+    template: Template,
+) -> None:
+    # Given the ticket key secret / When the policies granting secretsmanager actions are read
+    secret = template.properties("EventsTicketKey")
+    readers = {
+        function: s["Resource"]
+        for function in template.functions
+        for policy in template.resolve(template.properties(function).get("Policies", []))
+        for s in policy["Statement"]
+        if any(a.startswith("secretsmanager:") for a in s["Action"])
+    }
+    # Then it is generated at deploy (no value in the template), long, and only the images API
+    # (which signs tickets) and the socket function (which verifies them) may read it, that
+    # secret only
+    assert "SecretString" not in secret
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 64
+    assert readers == {
+        "ImagesApiFunction": template.arn("EventsTicketKey"),
+        "EventsSocketFunction": template.arn("EventsTicketKey"),
+    }

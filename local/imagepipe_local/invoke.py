@@ -5,6 +5,7 @@ local stack, one log line per invocation)."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import threading
@@ -20,13 +21,17 @@ from imagepipe_local.template import Template
 
 Handler = Callable[[Any, Any], Any]
 _ENV_LOCK = threading.RLock()
-# One lock per handler module. A Lambda execution environment runs one invocation at a time,
-# and handlers rely on it: Powertools' resolver keeps the current event on the module-level
-# `app`, the logger its keys. Here one imported module serves every thread, so two concurrent
-# requests to one function would read each other's event (one POST /uploads linked the wrong
-# session, 1 in ~100 under 20-way concurrency). Distinct functions still run in parallel.
+# A Lambda execution environment runs one invocation at a time, in its own process, and
+# handlers rely on it: Powertools' resolver keeps the current event on the module's `app` and
+# even on a class attribute (`BaseRouter.current_event`, shared by every resolver of the
+# process), the logger its keys. Here one process hosts every function, so invocations that
+# would share that state are serialized: one at a time per handler module, and one at a time
+# across all functions serving HTTP routes (two resolvers read each other's event otherwise:
+# a POST /uploads lost its body while the images API cold-started beside it, and one linked the
+# wrong session under 20-way concurrency). Other functions still run side by side.
 _INVOCATION_LOCKS: dict[str, threading.RLock] = {}
 _INVOCATION_LOCKS_GUARD = threading.Lock()
+_HTTP_RESOLVERS = "powertools-http-resolver"
 
 
 def _invocation_lock(module_key: str) -> threading.RLock:
@@ -55,6 +60,7 @@ class FunctionRunner:
     def __init__(self, template: Template, extra_env: Mapping[str, str] | None = None) -> None:
         self.template = template
         self.extra_env = dict(extra_env or {})
+        self._http_functions = frozenset(route.function for route in template.http_routes())
 
     def handler(self, logical_id: str) -> Handler:
         code_dir, spec = self.template.function_handler(logical_id)
@@ -107,6 +113,8 @@ class FunctionRunner:
         handler = self.handler(logical_id)
         code_dir, spec = self.template.function_handler(logical_id)
         module_key = f"{code_dir}:{spec.rpartition('.')[0]}"
+        if logical_id in self._http_functions:
+            module_key = _HTTP_RESOLVERS
         # Every AWS call the handler makes is checked against its template policy (iam.py).
         with _invocation_lock(module_key), acting_as(logical_id, self.template):
             return handler(event, context)
@@ -140,10 +148,21 @@ class LoggingRunner(FunctionRunner):
 def _outcome(result: Any) -> str:
     if isinstance(result, dict):
         if "statusCode" in result:
-            return str(result["statusCode"])
+            return " ".join([str(result["statusCode"]), *_error_code(result)])
         if "batchItemFailures" in result:
             failures = len(result["batchItemFailures"])
             return "ok" if failures == 0 else f"{failures} failed item(s)"
         if "results" in result:
             return ",".join(str(r.get("outcome")) for r in result["results"]) or "nothing"
     return "ok"
+
+
+def _error_code(response: dict[str, Any]) -> list[str]:
+    """The machine-readable code of an error response, so that the line says why."""
+    if int(response.get("statusCode") or 0) < 400:
+        return []
+    try:
+        code = json.loads(response.get("body") or "")["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return []
+    return [str(code)]

@@ -82,8 +82,8 @@ def test_every_event_file_runs_through_imagepipe_invoke(stack: RunningStack, nam
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     # And the answer fits the file: the documented error for a bad request, a 200, 204 or 404
-    # otherwise, results from Ingest, a sweep's report, and a failed item for a poison message
-    # only
+    # otherwise, results from Ingest, a sweep's report, a socket's answer, a notification's
+    # count, and a failed item for a poison message only
     if name in EXPECTED:
         status, code = EXPECTED[name]
         if code is not None:  # validation outcomes do not depend on what the stack holds
@@ -96,6 +96,12 @@ def test_every_event_file_runs_through_imagepipe_invoke(stack: RunningStack, nam
     elif function == "SweeperFunction":
         # (a sweep of whatever this stack holds: it reports what it resent and timed out)
         assert set(result) == {"resent", "timedOut"}
+    elif function == "EventsSocketFunction":
+        # (a ticket signed with another key is refused; a disconnect always succeeds)
+        assert result["statusCode"] == (401 if "refused" in name else 200)
+    elif function == "EventsNotifierFunction":
+        # (the image it names is not in this stack: linked to no session, told to nobody)
+        assert result == {"delivered": 0, "gone": 0}
     else:
         # (the image these jobs name does not exist in the stack: a no-op, not a failure)
         assert len(result["batchItemFailures"]) == (1 if "poison" in name else 0)

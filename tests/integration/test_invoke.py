@@ -40,39 +40,60 @@ def handler(event, context):
 """
 
 
+MODULES = ("invoke_probe_state", *(f"invoke_probe_{name}" for name in "abcd"))
+
+
+def _http(path: str) -> dict[str, Any]:
+    return {"Api": {"Type": "HttpApi", "Properties": {"Path": path, "Method": "GET"}}}
+
+
 @pytest.fixture
 def probe_runner(tmp_path: Path) -> Iterator[FunctionRunner]:
+    """ProbeA and ProbeB: two plain functions; ProbeC and ProbeD: two functions serving HTTP
+    routes (each function its own module, but C and D share state in a Powertools resolver)."""
     (tmp_path / "invoke_probe_state.py").write_text(STATE, encoding="utf-8")
-    resources = {}
-    for name in ("a", "b"):
+    resources: dict[str, Any] = {}
+    for name in ("a", "b", "c", "d"):
         (tmp_path / f"invoke_probe_{name}.py").write_text(PROBE, encoding="utf-8")
+        props: dict[str, Any] = {
+            "CodeUri": str(tmp_path),
+            "Handler": f"invoke_probe_{name}.handler",
+        }
+        if name in ("c", "d"):
+            props["Events"] = _http(f"/{name}")
         resources[f"Probe{name.upper()}"] = {
             "Type": "AWS::Serverless::Function",
-            "Properties": {"CodeUri": str(tmp_path), "Handler": f"invoke_probe_{name}.handler"},
+            "Properties": props,
         }
     yield FunctionRunner(Template({"Resources": resources}))
-    for module in ("invoke_probe_state", "invoke_probe_a", "invoke_probe_b"):
+    for module in MODULES:
         sys.modules.pop(module, None)
     sys.path.remove(str(tmp_path))
+
+
+def run_together(runner: FunctionRunner, functions: tuple[str, str]) -> list[Any]:
+    """Eight threads invoking the two functions at once, four each."""
+    results: list[Any] = []
+    barrier = threading.Barrier(8)
+
+    def call(n: int) -> None:
+        barrier.wait()
+        results.append(runner.invoke(functions[n % 2], {"n": n}))
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def test_one_function_runs_one_invocation_at_a_time_and_two_functions_overlap(
     probe_runner: FunctionRunner,
 ) -> None:
     # Given eight threads invoking two functions at once
-    results: list[Any] = []
-    barrier = threading.Barrier(8)
-
-    def call(n: int) -> None:
-        barrier.wait()
-        results.append(probe_runner.invoke("ProbeA" if n % 2 else "ProbeB", {"n": n}))
-
-    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(probe_runner, ("ProbeA", "ProbeB"))
 
     # Then every call got its own answer, one function never ran two at once, the two did
     probe = sys.modules["invoke_probe_state"]
@@ -81,3 +102,14 @@ def test_one_function_runs_one_invocation_at_a_time_and_two_functions_overlap(
     assert {probe.peak[name] for name in names} == {1}
     assert probe.peak["all"] == 2
     assert time.perf_counter() - started >= 4 * 0.05
+
+
+def test_two_functions_serving_http_never_run_at_once(probe_runner: FunctionRunner) -> None:
+    # Given eight threads invoking two HTTP functions at once (Powertools' resolvers share the
+    # current event through a class attribute, so two of them at once read each other's)
+    results = run_together(probe_runner, ("ProbeC", "ProbeD"))
+
+    # Then every call got its own answer and no two ran at the same time
+    probe = sys.modules["invoke_probe_state"]
+    assert sorted(r["seen"] for r in results) == list(range(8))
+    assert probe.peak["all"] == 1
