@@ -261,3 +261,41 @@ def test_the_preview_is_never_enlarged(tiny_photo: Image.Image) -> None:
     # Given a 96 px wide photo / When a 1024 px preview is asked for
     # Then it stays 96 px wide
     assert decode(preview_jpeg(tiny_photo, 1024)).size == tiny_photo.size
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        # (source size) -> sizes of small, medium, large
+        ((600, 20000), [(77, 2560), (123, 4096), (230, 7680)]),
+        ((20000, 600), [(640, 19), (1024, 31), (1920, 58)]),
+        ((1, 16384), [(1, 2560), (1, 4096), (1, 7680)]),
+        ((3000, 4000), [(640, 853), (1024, 1365), (1920, 2560)]),  # a portrait: width only
+        ((300, 200), [(300, 200)] * 3),  # never enlarged
+    ],
+    ids=["tall-scroll", "wide-panorama", "one-pixel-column", "portrait", "small"],
+)
+def test_variants_of_any_aspect_ratio_fit_every_encoder(
+    size: tuple[int, int], expected: list[tuple[int, int]]
+) -> None:
+    # Given a flat image of that size (the encoders' limits do not depend on the pixels)
+    image = Image.new("RGB", size, (120, 160, 200))
+    # When its variants are made (really encoded: WebP refuses more than 16383 px a side)
+    rendered = variants(image)
+    # Then each size is bounded on both sides, as expected, and each output decodes to it
+    assert [(r.width, r.height) for r in rendered if r.format == "webp"] == expected
+    for output in rendered:
+        assert decode(output.data).size == (output.width, output.height)
+
+
+def test_an_image_no_encoder_can_hold_fails_as_an_image_problem() -> None:
+    # Given pixels beyond WebP's 16383 px per side, handed straight to the encoder
+    from imagepipe.domain.errors import ErrorCode, InvalidImage
+    from imagepipe.imaging.render import _encode
+
+    too_tall = Image.new("RGB", (1, 16384))
+    # When it is encoded / Then the error is the image's (encode_failed), not a crash to retry
+    with pytest.raises(InvalidImage) as refused:
+        _encode("large", "webp", too_tall, 80, 9)
+    assert refused.value.code is ErrorCode.ENCODE_FAILED
+    assert "16383" in refused.value.message

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,7 +91,6 @@ def test_one_function_runs_one_invocation_at_a_time_and_two_functions_overlap(
     probe_runner: FunctionRunner,
 ) -> None:
     # Given eight threads invoking two functions at once
-    started = time.perf_counter()
     results = run_together(probe_runner, ("ProbeA", "ProbeB"))
 
     # Then every call got its own answer, one function never ran two at once, the two did
@@ -101,7 +99,6 @@ def test_one_function_runs_one_invocation_at_a_time_and_two_functions_overlap(
     names = {probe_runner.template.physical_name(f) for f in ("ProbeA", "ProbeB")}
     assert {probe.peak[name] for name in names} == {1}
     assert probe.peak["all"] == 2
-    assert time.perf_counter() - started >= 4 * 0.05
 
 
 def test_two_functions_serving_http_never_run_at_once(probe_runner: FunctionRunner) -> None:

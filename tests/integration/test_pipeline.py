@@ -349,6 +349,40 @@ def test_an_upload_for_a_deleted_image_is_removed(
     assert object_keys(aws) == []
 
 
+def _scroll(size: tuple[int, int]) -> bytes:
+    """A 12 MP JPEG of extreme aspect ratio (a phone panorama, upright or not) made of tiles of
+    the real 12 MP photo."""
+    from tests.photos import photo
+
+    with PILImage.open(photo("sunset-12mp.jpg")) as source:
+        side = min(size)
+        tile = source.convert("RGB").resize((side, side * source.height // source.width))
+    canvas = PILImage.new("RGB", size)
+    for offset in range(0, max(size), min(tile.size)):
+        canvas.paste(tile, (0, offset) if size[1] > size[0] else (offset, 0))
+    return encode(canvas, quality=88)
+
+
+@pytest.mark.parametrize("size", [(600, 20000), (20000, 600)], ids=["tall", "wide"])
+def test_a_12_mp_panorama_completes_with_variants_every_format_can_hold(
+    api: LocalHttpApi, aws: Template, sources: LocalEventSources, size: tuple[int, int]
+) -> None:
+    # Given a 600x20000 (or 20000x600) photo: WebP cannot hold more than 16383 px a side
+    data = _scroll(size)
+    # When it is uploaded and processed
+    image = process(api, sources, data, name="scroll.jpg")
+    # Then it completes, every variant within 16383 px and at most 4 x its width budget tall,
+    # never enlarged, in the photo's aspect ratio
+    assert image["status"] == "completed", image["error"]
+    budgets = {"small": 640, "medium": 1024, "large": 1920}
+    for variant in image["variants"]:
+        width, height = variant["width"], variant["height"]
+        assert max(width, height) <= 16383
+        assert width <= min(budgets[variant["name"]], size[0])
+        assert height <= min(4 * budgets[variant["name"]], size[1])
+        assert abs(width / height - size[0] / size[1]) < 0.05 * size[0] / size[1]
+
+
 def test_a_real_12_mp_photo_completes_with_every_variant(
     api: LocalHttpApi, aws: Template, sources: LocalEventSources
 ) -> None:

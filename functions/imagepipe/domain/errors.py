@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"
     TOO_MANY_FRAMES = "too_many_frames"
     CORRUPT_IMAGE = "corrupt_image"
+    ENCODE_FAILED = "encode_failed"
     PROCESSING_TIMEOUT = "processing_timeout"
 
 
@@ -49,6 +50,7 @@ IMAGE_ERRORS: frozenset[ErrorCode] = frozenset(
         ErrorCode.TOO_MANY_PIXELS,
         ErrorCode.TOO_MANY_FRAMES,
         ErrorCode.CORRUPT_IMAGE,
+        ErrorCode.ENCODE_FAILED,
         ErrorCode.PROCESSING_TIMEOUT,
     }
 )

@@ -15,8 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image, ImageOps
 
+from imagepipe.domain.errors import ErrorCode
 from imagepipe.domain.model import Rendered
 from imagepipe.imaging import _pillow
+from imagepipe.imaging.errors import ImagingError
 
 # name, max width, quality (the same quality scale is used for WebP and AVIF)
 VARIANT_SPECS: tuple[tuple[str, int, int], ...] = (
@@ -36,6 +38,13 @@ WEBP_METHOD = 4
 # resamples: its docs call 3.0 indistinguishable from a plain LANCZOS, at a fraction of the cost
 # for very large sources.
 REDUCING_GAP = 3.0
+
+# Every output fits every format: WebP stores at most 16383 px per side (libwebp refuses more),
+# and that bound is applied to AVIF too. A variant is also at most MAX_ASPECT times as tall as
+# its width budget, so that the "small" of a 600x20000 scroll stays small (and encodable); the
+# usual portraits (3:4, 9:16, 1:2) are never affected.
+MAX_SIDE = 16383
+MAX_ASPECT = 4
 
 _Job = tuple[str, str, Image.Image, int]  # name, format, image, quality
 _CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
@@ -86,7 +95,7 @@ def _cascade(source: Image.Image) -> Iterator[_Job]:
     current = source
     # Largest first, and AVIF (the slow one) before WebP, so the longest encode starts first.
     for name, width, quality in reversed(VARIANT_SPECS):
-        current = fit_width(current, width)
+        current = fit_variant(current, width)
         for fmt in reversed(OUTPUT_FORMATS):
             # Each encode gets its own Image object: Image.save() keeps its options on the
             # instance (encoderinfo), which two threads saving one image would overwrite.
@@ -94,20 +103,27 @@ def _cascade(source: Image.Image) -> Iterator[_Job]:
 
 
 def preview_jpeg(img: Image.Image, width: int, *, quality: int = PREVIEW_QUALITY) -> bytes:
-    """A JPEG at most `width` wide (never enlarged) for services that want JPEG or PNG bytes,
-    such as a labelling API: transparency flattened onto white, no metadata."""
-    resized = _pillow.on_white(fit_width(_pillow.rgb_or_rgba(img), width))
+    """A JPEG at most `width` wide and tall (never enlarged) for services that want JPEG or PNG
+    bytes, such as a labelling API: transparency flattened onto white, no metadata."""
+    resized = _pillow.on_white(fit_box(_pillow.rgb_or_rgba(img), width, width))
     buffer = io.BytesIO()
     resized.convert("RGB").save(buffer, "JPEG", quality=quality, exif=b"", icc_profile=None)
     return buffer.getvalue()
 
 
-def fit_width(img: Image.Image, width: int) -> Image.Image:
-    """img scaled down to `width`, keeping its aspect ratio; img itself if it is not wider."""
-    if img.width <= width:
+def fit_variant(img: Image.Image, width: int) -> Image.Image:
+    """img scaled down to a variant's `width`, or less if it is very tall: see MAX_ASPECT."""
+    return fit_box(img, width, min(MAX_SIDE, width * MAX_ASPECT))
+
+
+def fit_box(img: Image.Image, width: int, height: int) -> Image.Image:
+    """img scaled down, keeping its aspect ratio, to fit in width x height; img itself if it
+    already fits (never enlarged). Neither side drops below 1 px."""
+    scale = min(width / img.width, height / img.height)
+    if scale >= 1:
         return img
-    height = max(1, round(img.height * width / img.width))
-    return img.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
 
 
 def _encode(
@@ -122,6 +138,32 @@ def _encode(
     # Only what is passed here reaches the encoder: no EXIF, XMP or ICC from anywhere.
     img.info = {}
     buffer = io.BytesIO()
+    try:
+        _save(buffer, fmt, img, quality, avif_speed, avif_threads)
+    except (OSError, ValueError) as error:
+        # Not an infrastructure fault: retrying the same pixels fails the same way. The sizes
+        # above keep valid images inside every encoder's limits; this is the last net.
+        raise ImagingError(
+            ErrorCode.ENCODE_FAILED, f"cannot encode the {name} {fmt.upper()}: {error}"
+        ) from error
+    return Rendered(
+        name=name,
+        format=fmt,
+        width=img.width,
+        height=img.height,
+        data=buffer.getvalue(),
+        content_type=_CONTENT_TYPES[fmt],
+    )
+
+
+def _save(
+    buffer: io.BytesIO,
+    fmt: str,
+    img: Image.Image,
+    quality: int,
+    avif_speed: int,
+    avif_threads: int | None,
+) -> None:
     if fmt == "webp":
         img.save(
             buffer,
@@ -143,14 +185,6 @@ def _encode(
             xmp=b"",
             icc_profile=b"",
         )
-    return Rendered(
-        name=name,
-        format=fmt,
-        width=img.width,
-        height=img.height,
-        data=buffer.getvalue(),
-        content_type=_CONTENT_TYPES[fmt],
-    )
 
 
 def _cpu_count() -> int:
