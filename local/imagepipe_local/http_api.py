@@ -208,7 +208,7 @@ class HttpFront:
                 path,
                 raw_body=body.decode("utf-8", "replace") if body else None,
                 headers={k.lower(): v for k, v in request.headers.items()},
-                query=dict(parse_qsl(request.url.query)) or None,
+                query=dict(parse_qsl(request.url.query, keep_blank_values=True)) or None,
             )
             headers = {
                 key: value

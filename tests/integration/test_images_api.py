@@ -9,7 +9,8 @@ import boto3
 import pytest
 import requests
 
-from imagepipe_local.http_api import LocalHttpApi
+from imagepipe_local.http_api import HttpFront, LocalHttpApi
+from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.template import Template
 from tests.integration.helpers import (
     bucket,
@@ -136,6 +137,7 @@ def test_listing_shows_the_thumbnail_once_it_exists(api: LocalHttpApi, aws: Temp
         ({"limit": "0"}, "invalid_limit"),
         ({"limit": "101"}, "invalid_limit"),
         ({"limit": "ten"}, "invalid_limit"),
+        ({"limit": ""}, "invalid_limit"),  # `?limit=`: API Gateway passes it as ""
     ],
 )
 def test_bad_listing_parameters_are_400(
@@ -268,3 +270,19 @@ def test_a_link_left_by_a_racing_delete_is_skipped_and_removed(
     # Then only the live image is shown and the dangling link is gone
     assert [i["imageId"] for i in listed] == [IMAGE_A]
     assert [i["imageId"]["S"] for i in items(aws, "SessionImagesTable")] == [IMAGE_A]
+
+
+def test_the_local_front_passes_an_empty_query_value_as_api_gateway_does(
+    runner: FunctionRunner,
+) -> None:
+    # Given the local API port / When a listing is asked for with `?limit=` over HTTP
+    front = HttpFront(LocalHttpApi(runner), "127.0.0.1", 0).start()
+    try:
+        response = requests.get(
+            f"http://127.0.0.1:{front.port}/sessions/s-1/images?limit=", timeout=10
+        )
+    finally:
+        front.stop()
+    # Then the empty value reaches the handler (not dropped) and is refused as a bad limit
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_limit"

@@ -394,3 +394,29 @@ def test_a_pending_record_expires_two_days_after_the_request(
     assert (
         timedelta(days=2) - timedelta(minutes=1) < timedelta(seconds=remaining) <= timedelta(days=2)
     )
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded"],
+)
+def test_a_body_that_is_not_json_is_415_not_500(api: LocalHttpApi, content_type: str) -> None:
+    # Given a POST /uploads whose Content-Type is not JSON (a form, text, no boundary)
+    body = json.dumps({"sessionId": "s-1", "files": [spec(JPEG)]})
+    # When it is sent / Then it is refused as the client's mistake, with a machine code
+    response = api.request(
+        "POST", "/uploads", raw_body=body, headers={"content-type": content_type}
+    )
+    assert response.status == 415, response.body
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_json_nested_100000_deep_is_400_not_500(api: LocalHttpApi) -> None:
+    # Given a JSON body of 100,000 nested arrays (valid JSON that exhausts a recursive parser)
+    body = "[" * 100_000 + "]" * 100_000
+    # When it is posted / Then it is malformed as far as the API is concerned
+    response = api.request(
+        "POST", "/uploads", raw_body=body, headers={"content-type": "application/json"}
+    )
+    assert response.status == 400, response.body
+    assert response.json()["error"]["code"] == "malformed_json"

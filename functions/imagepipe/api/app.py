@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagepipe import __version__
-from imagepipe.api.errors import install_error_handlers
+from imagepipe.api.errors import install_error_handlers, refuse_non_json
 from imagepipe.domain.model import PUBLIC_TENANT
 from imagepipe.observability import logger, metrics, tracer
 
@@ -38,7 +38,7 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Handler:
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
+        return refuse_non_json(event) or app.resolve(event, context)
 
     return handler
 
@@ -63,6 +63,8 @@ def openapi_json(*routers: APIGatewayHttpRouter) -> str:
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
             responses.setdefault("400", {"description": "Invalid request", **error})
+            if "requestBody" in operation:
+                responses.setdefault("415", {"description": "The body is not JSON", **error})
             responses.setdefault("500", {"description": "Unexpected error", **error})
     components = schema.get("components", {}).get("schemas", {})
     components.pop("HTTPValidationError", None)

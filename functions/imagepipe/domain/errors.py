@@ -10,6 +10,7 @@ from enum import StrEnum
 class ErrorCode(StrEnum):
     # A bad request: 400, with the offending `field` where there is one.
     MALFORMED_JSON = "malformed_json"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INVALID_BODY = "invalid_body"
     MISSING_FIELD = "missing_field"
     INVALID_REQUEST = "invalid_request"
