@@ -218,8 +218,10 @@ class HttpFront:
             headers.update(FRONT_HEADERS)
             return Response(response.body.encode(), response.status, headers=headers)
 
-        methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
         routes = self.websockets.asgi_routes() if self.websockets else []
+        # Any method (TRACE, PUT...) reaches the routing below, which answers what API Gateway
+        # answers for a method no route has: 404 {"message":"Not Found"}, JSON.
+        methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
         return Starlette(routes=[*routes, AsgiRoute("/{path:path}", serve, methods=methods)])
 
     def live_environment(self) -> dict[str, str]:

@@ -81,3 +81,19 @@ def test_every_response_closes_its_connection(port: int, method: str, path: str)
         assert response.will_close
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PUT", "PATCH"])
+def test_a_method_no_route_has_gets_api_gateways_json_404(port: int, method: str) -> None:
+    # Given the local API port / When /uploads is called with a method no route declares
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, "/uploads")
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    # Then the answer is API Gateway's: 404 with {"message": "Not Found"} as JSON, not HTML
+    assert response.status == 404
+    assert response.getheader("content-type", "").startswith("application/json")
+    assert body == b'{"message":"Not Found"}'
