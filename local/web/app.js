@@ -1,10 +1,22 @@
-// The imagepipe demo page: plain browser APIs only (fetch, XHR for upload progress, WebCrypto).
-"use strict";
+// The imagepipe demo page: plain browser APIs only (fetch, XHR for upload progress, WebCrypto,
+// WebSocket). Status changes arrive live (live.js); the cards are the page's only state: each
+// one carries its image's id and status in data-image-id and data-status.
+import { SessionUpdates, liveBadge, oneAtATime } from "./live.js";
 
-const api = "";  // same origin as the local HTTP API
-const sessionKey = "imagepipe.session";
-let session = localStorage.getItem(sessionKey) || newSessionId();
-localStorage.setItem(sessionKey, session);
+const SESSION_KEY = "imagepipe.session";
+// Nothing more will happen to these on their own: "rejected" is refused by the API or by S3.
+const SETTLED = new Set(["completed", "failed", "rejected"]);
+const LABELS = {
+  uploading: "uploading",
+  uploaded: "uploaded, waiting for processing",
+  pending_upload: "waiting for the upload",
+  processing: "processing",
+  completed: "completed",
+  failed: "failed",
+  rejected: "rejected",
+};
+
+const page = { session: null, live: null };
 
 function newSessionId() { return "s-" + crypto.randomUUID(); }
 
@@ -14,7 +26,7 @@ async function sha256Hex(file) {
 }
 
 async function request(method, path, body) {
-  const response = await fetch(api + path, {
+  const response = await fetch(path, {
     method,
     headers: body ? { "content-type": "application/json" } : {},
     body: body ? JSON.stringify(body) : undefined,
@@ -44,33 +56,47 @@ function uploadToS3(target, file, onProgress) {
   });
 }
 
-function card(container, name) {
+// ---- cards
+
+function newCard(name) {
   const node = document.getElementById("card").content.firstElementChild.cloneNode(true);
   node.querySelector(".name").textContent = name;
-  container.prepend(node);
   return node;
+}
+
+function cardsOf(imageId, scope = document) {
+  return scope.querySelectorAll(`.card[data-image-id="${CSS.escape(imageId)}"]`);
+}
+
+function showStatus(node, status, error) {
+  node.dataset.status = status;
+  const line = node.querySelector(".status");
+  line.textContent = (LABELS[status] || status) + (error ? ` — ${error.code}: ${error.message}` : "");
+  line.className = "status " + status;
 }
 
 function show(node, image) {
   node.dataset.imageId = image.imageId;
-  const status = node.querySelector(".status");
-  status.textContent = image.status + (image.error ? ` — ${image.error.code}: ${image.error.message}` : "");
-  status.className = "status " + image.status;
+  showStatus(node, image.status, image.error);
   const frame = node.querySelector(".frame");
   if (image.thumbnail) frame.style.backgroundImage = `url("${image.thumbnail.dataUri || image.thumbnail.url}")`;
   if (image.status === "completed" && image.variants && image.variants.length) renderPicture(node, image);
   if (image.metadata && Object.keys(image.metadata).length) {
     node.querySelector(".meta pre").textContent = JSON.stringify(image.metadata, null, 2);
   }
-  const similar = node.querySelector(".similar");
-  similar.replaceChildren();
-  for (const other of image.similar || []) {
+  if ("similar" in image) renderSimilar(node, image.similar);  // listings leave it out
+}
+
+function renderSimilar(node, similar) {
+  const box = node.querySelector(".similar");
+  box.replaceChildren();
+  for (const other of similar) {
     const img = document.createElement("img");
     img.src = (other.thumbnail && (other.thumbnail.dataUri || other.thumbnail.url)) || "";
     img.alt = img.title = `${other.filename} (distance ${other.distance})`;
-    similar.append(img);
+    box.append(img);
   }
-  if ((image.similar || []).length) similar.prepend("similar: ");
+  if (similar.length) box.prepend("similar: ");
 }
 
 function renderPicture(node, image) {
@@ -95,84 +121,167 @@ function renderPicture(node, image) {
   picture.append(img);
 }
 
-async function follow(node, imageId) {
-  for (;;) {
-    const image = await request("GET", `/images/${imageId}`);
-    show(node, image);
-    if (image.status === "completed" || image.status === "failed") return image;
-    await new Promise((r) => setTimeout(r, 800));
-  }
+function wire(node, imageId) {
+  node.querySelector(".delete").onclick = () => act(`/images/${imageId}`, imageId);
+  node.querySelector(".unlink").onclick = () =>
+    act(`/sessions/${encodeURIComponent(page.session)}/images/${imageId}`, imageId);
 }
 
-function wire(node, imageId) {
-  node.querySelector(".delete").onclick = async () => {
-    await request("DELETE", `/images/${imageId}`);
-    node.remove();
-    refreshGallery();
-  };
-  node.querySelector(".unlink").onclick = async () => {
-    await request("DELETE", `/sessions/${encodeURIComponent(session)}/images/${imageId}`);
-    node.remove();
-    refreshGallery();
-  };
+async function act(path, imageId) {
+  try {
+    await request("DELETE", path);
+  } catch (error) {
+    alert(`${error.code}: ${error.message}`);
+    return;
+  }
+  cardsOf(imageId).forEach((node) => node.remove());
+  refreshGallery();
 }
+
+// ---- what the API says
+
+const refreshImage = oneAtATime(async (imageId) => {
+  let image;
+  try {
+    image = await request("GET", `/images/${imageId}`);
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    cardsOf(imageId).forEach((node) => node.remove());  // deleted meanwhile
+    return;
+  }
+  cardsOf(imageId).forEach((node) => show(node, image));
+});
+
+const loadGallery = oneAtATime(async (session) => {
+  const listing = await request("GET", `/sessions/${encodeURIComponent(session)}/images?limit=50`);
+  if (session !== page.session) return;  // a new session was started meanwhile
+  const gallery = document.getElementById("gallery");
+  // Cards are kept from one listing to the next (an open metadata panel stays open), and a
+  // summary knows less than a card already showing its status.
+  gallery.replaceChildren(...listing.images.map((summary) => {
+    const known = cardsOf(summary.imageId, gallery)[0];
+    if (known && known.dataset.status === summary.status) return known;
+    const node = known || galleryCard(summary);
+    show(node, summary);
+    if (summary.status === "failed") refreshImage(summary.imageId).catch(() => {});  // the reason
+    return node;
+  }));
+});
+
+function galleryCard(summary) {
+  const node = newCard(summary.filename);
+  node.querySelector("progress").remove();
+  wire(node, summary.imageId);
+  return node;
+}
+
+function refreshGallery() {
+  return loadGallery(page.session).catch((error) => console.warn("gallery:", error.message));
+}
+
+// ---- live updates
+
+function onLiveMessage(message) {
+  if (message.type === "image.deleted") {
+    cardsOf(message.imageId).forEach((node) => node.remove());
+    return;
+  }
+  // The message names the change; the image (thumbnail, variants, error) is one GET away.
+  refreshImage(message.imageId).catch(() => {
+    cardsOf(message.imageId).forEach((node) => showStatus(node, message.status, message.error));
+  });
+  // An image of this session not in the gallery yet: new here, or sent from elsewhere.
+  if (!cardsOf(message.imageId, document.getElementById("gallery")).length) refreshGallery();
+}
+
+// While there is no socket: every image still on its way, and the gallery.
+async function catchUp() {
+  const unsettled = [...document.querySelectorAll("#uploads .card[data-image-id]")]
+    .filter((node) => !SETTLED.has(node.dataset.status))
+    .map((node) => node.dataset.imageId);
+  await Promise.all([...new Set(unsettled)].map(refreshImage));
+  await refreshGallery();
+}
+
+function followSession(session) {
+  if (page.live) page.live.stop();
+  page.session = session;
+  localStorage.setItem(SESSION_KEY, session);
+  document.getElementById("session").textContent = session;
+  page.live = new SessionUpdates(session, {
+    onMessage: onLiveMessage,
+    poll: catchUp,
+    onState: liveBadge(document.getElementById("live")),
+  }).start();
+  refreshGallery();
+}
+
+// ---- uploads
 
 async function handleFiles(files) {
   files = Array.from(files).slice(0, 10);
   if (!files.length) return;
   const container = document.getElementById("uploads");
-  const nodes = files.map((f) => card(container, f.name));
-  const specs = await Promise.all(
-    files.map(async (f) => ({ filename: f.name, contentType: f.type || "image/jpeg", size: f.size, sha256: await sha256Hex(f) })),
-  );
+  const nodes = files.map((file) => {
+    const node = newCard(file.name);
+    container.prepend(node);
+    return node;
+  });
+  const specs = await Promise.all(files.map(async (file) => ({
+    filename: file.name,
+    contentType: file.type || "image/jpeg",
+    size: file.size,
+    sha256: await sha256Hex(file),
+  })));
   let response;
   try {
-    response = await request("POST", "/uploads", { sessionId: session, files: specs });
+    response = await request("POST", "/uploads", { sessionId: page.session, files: specs });
   } catch (error) {
-    nodes.forEach((n) => { n.querySelector(".status").textContent = `rejected — ${error.code}: ${error.message}`; n.querySelector(".status").className = "status failed"; });
+    nodes.forEach((node) => showStatus(node, "rejected", error));
     return;
   }
-  await Promise.all(response.uploads.map(async (entry, i) => {
-    const node = nodes[i];
-    const badge = node.querySelector(".badge");
-    badge.textContent = entry.upload ? (entry.isNew ? "new" : "re-upload") : "duplicate";
-    badge.className = "badge " + (entry.upload ? "new" : "duplicate");
-    node.dataset.imageId = entry.imageId;
-    wire(node, entry.imageId);
-    const bar = node.querySelector("progress");
-    if (entry.upload) {
-      await uploadToS3(entry.upload, files[i], (p) => { bar.value = p; });
-    }
+  await Promise.all(response.uploads.map((entry, i) => send(nodes[i], entry, files[i])));
+}
+
+async function send(node, entry, file) {
+  const badge = node.querySelector(".badge");
+  badge.textContent = entry.upload ? (entry.isNew ? "new" : "re-upload") : "duplicate";
+  badge.className = "badge " + (entry.upload ? "new" : "duplicate");
+  // From here on, messages about this image reach this card.
+  node.dataset.imageId = entry.imageId;
+  wire(node, entry.imageId);
+  const bar = node.querySelector("progress");
+  if (!entry.upload) {
+    // Already stored: whatever state it is in, no message announces it again.
     bar.value = 100;
-    await follow(node, entry.imageId);
-  }));
-  refreshGallery();
-}
-
-async function refreshGallery() {
-  const gallery = document.getElementById("gallery");
-  const page = await request("GET", `/sessions/${encodeURIComponent(session)}/images?limit=50`);
-  gallery.replaceChildren();
-  for (const image of page.images.reverse()) {
-    const node = card(gallery, image.filename);
-    node.querySelector("progress").remove();
-    show(node, image);
-    wire(node, image.imageId);
+    await Promise.all([refreshImage(entry.imageId), refreshGallery()]);
+    return;
   }
+  showStatus(node, "uploading");
+  try {
+    await uploadToS3(entry.upload, file, (p) => { bar.value = p; });
+  } catch (error) {
+    showStatus(node, "rejected", { code: "upload_failed", message: error.message });
+    return;
+  }
+  bar.value = 100;
+  // Unless a message or a poll got here first.
+  if (["uploading", "pending_upload"].includes(node.dataset.status)) showStatus(node, "uploaded");
 }
 
-document.getElementById("session").textContent = session;
-document.getElementById("new-session").onclick = () => {
-  session = newSessionId();
-  localStorage.setItem(sessionKey, session);
-  document.getElementById("session").textContent = session;
-  document.getElementById("uploads").replaceChildren();
-  refreshGallery();
-};
-const input = document.getElementById("files");
-input.onchange = () => handleFiles(input.files);
-const drop = document.getElementById("drop");
-drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
-drop.ondragleave = () => drop.classList.remove("over");
-drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); handleFiles(e.dataTransfer.files); };
-refreshGallery();
+function wireControls() {
+  document.getElementById("new-session").onclick = () => {
+    document.getElementById("uploads").replaceChildren();
+    followSession(newSessionId());
+  };
+  const pick = (files) => handleFiles(files).catch((error) => console.error("upload:", error));
+  const input = document.getElementById("files");
+  input.onchange = () => pick(input.files);
+  const drop = document.getElementById("drop");
+  drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
+  drop.ondragleave = () => drop.classList.remove("over");
+  drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); pick(e.dataTransfer.files); };
+}
+
+wireControls();
+followSession(localStorage.getItem(SESSION_KEY) || newSessionId());

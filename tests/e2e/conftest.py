@@ -1,11 +1,14 @@
 """The stack under test: `imagepipe local` in its own process on free ports, as a user runs it;
 or, with AWS_SAM_STACK_NAME set, a stack deployed with `sam deploy` (its outputs give the API
 URL and the bucket; IMAGEPIPE_TOKEN, if set, is sent as the bearer token for a JWT-protected
-API). Tests that need the local stack's own parts are marked `local_only`."""
+API). Tests that need the local stack's own parts are marked `local_only`. The browser tests'
+chromium and photos are here too, for every module that drives the pages."""
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from PIL import Image
 
 from imagepipe_local.template import Template
 
@@ -140,3 +144,45 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         return
     with local_stack(tmp_path_factory.mktemp("stack") / "imagepipe-local.log") as running:
         yield running
+
+
+CHROMIUM = os.environ.get("IMAGEPIPE_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright. A missing browser fails the run: the browser
+    tests are never skipped (`make test` installs it first when it can, or says what to)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:  # pragma: no cover - dev extra missing
+        pytest.fail(f"playwright is not installed: {error}")
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.fail(f"no browser at {CHROMIUM}: install Debian's chromium (`make chromium`)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+def photo_file(directory: Path, name: str, seed: int) -> Path:
+    """A 900x600 JPEG of noise and a gradient, never the same bytes twice: each upload of a
+    test is a new image, not a duplicate of another test's (or another run's, on a kept stack)."""
+    image = Image.effect_noise((900, 600), 40 + seed).convert("RGB")
+    gradient = Image.linear_gradient("L").resize((900, 600))
+    image = Image.merge("RGB", (image.getchannel(0), gradient, image.getchannel(2)))
+    # effect_noise draws from C's rand(), which starts over in every process.
+    image.paste(Image.frombytes("RGB", (16, 16), os.urandom(16 * 16 * 3)), (0, 0))
+    path = directory / name
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    path.write_bytes(buffer.getvalue())
+    return path

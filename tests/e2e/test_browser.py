@@ -4,54 +4,14 @@ against `imagepipe local`. A missing browser fails the run: these tests are neve
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
-from tests.e2e.conftest import RunningStack, local_only
+from tests.e2e.conftest import RunningStack, local_only, photo_file
 
 pytestmark = [pytest.mark.e2e, local_only]  # the demo pages are served by the local stack
-
-CHROMIUM = os.environ.get("IMAGEPIPE_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _photo_file(directory: Path, name: str, seed: int) -> Path:
-    image = Image.effect_noise((900, 600), 40 + seed).convert("RGB")
-    gradient = Image.linear_gradient("L").resize((900, 600))
-    image = Image.merge("RGB", (image.getchannel(0), gradient, image.getchannel(2)))
-    path = directory / name
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:  # pragma: no cover - dev extra missing
-        pytest.fail(f"playwright is not installed: {error}")
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.fail(f"no browser at {CHROMIUM}: install Debian's chromium (`make chromium`)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_demo_page_uploads_dedups_and_renders_the_picture(
@@ -59,14 +19,14 @@ def test_demo_page_uploads_dedups_and_renders_the_picture(
 ) -> None:
     page = browser.new_page()
     page.goto(f"{stack.api}/")
-    first = _photo_file(tmp_path, "first.jpg", 1)
+    first = photo_file(tmp_path, "first.jpg", 1)
     # Given a first photo uploaded and processed through the page
     page.set_input_files("#files", [str(first)])
     page.wait_for_selector("#uploads .card .status.completed", timeout=90_000)
     # When the same photo (another name) and a new one are picked together
     copy = tmp_path / "copy-of-first.jpg"
     copy.write_bytes(first.read_bytes())
-    second = _photo_file(tmp_path, "second.jpg", 2)
+    second = photo_file(tmp_path, "second.jpg", 2)
     page.set_input_files("#files", [str(copy), str(second)])
     # Then the copy is shown as a duplicate and the new one is uploaded and processed
     duplicate = page.locator("#uploads .card", has_text="copy-of-first.jpg")
@@ -101,7 +61,7 @@ def test_uppy_page_uploads_through_uppy(browser: Any, stack: RunningStack, tmp_p
     page.goto(f"{stack.api}/uppy")
     page.wait_for_function("() => window.imagepipeUppy !== undefined", timeout=30_000)
     # When a photo is added to the dashboard and its upload started
-    photo = _photo_file(tmp_path, "uppy.jpg", 3)
+    photo = photo_file(tmp_path, "uppy.jpg", 3)
     page.set_input_files(".uppy-Dashboard-input >> nth=0", [str(photo)])
     page.click(".uppy-StatusBar-actionBtn--upload")
     # Then the page lists it as completed, and no script error occurred on the way
