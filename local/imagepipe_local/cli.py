@@ -116,6 +116,47 @@ def _redrive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from imagepipe_local.audit import audit, dynamodb_store, summary
+    from imagepipe_local.template import Template
+
+    template = Template.load()
+    if args.stack_name:
+        cloudformation = boto3.client("cloudformation")
+        (described,) = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        names = (
+            outputs["ImagesBucketName"],
+            outputs["ImagesTableName"],
+            outputs["SessionImagesTableName"],
+        )
+        region = boto3.session.Session().region_name or template.names.region
+        s3 = boto3.client("s3")
+    else:
+        # The local stack: its endpoint for every client, pynamodb's included.
+        from imagepipe_local.stack import StackConfig, local_environment
+
+        env = local_environment(StackConfig())
+        env["AWS_ENDPOINT_URL"] = args.endpoint
+        os.environ.update(env)
+        names = (
+            template.physical_name("ImagesBucket"),
+            template.physical_name("ImagesTable"),
+            template.physical_name("SessionImagesTable"),
+        )
+        region = template.names.region
+        s3 = boto3.client("s3", region_name=region, endpoint_url=args.endpoint)
+    store = dynamodb_store(s3, names[0], names[1], names[2], region)
+    timeout = timedelta(seconds=args.processing_timeout)
+    report = audit(store, now=datetime.now(UTC), processing_timeout=timeout)
+    print(summary(report))
+    return 1 if report.findings else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +246,26 @@ def build_parser() -> argparse.ArgumentParser:
         "messages with StartMessageMoveTask)",
     )
     move.set_defaults(func=_redrive)
+
+    check = commands.add_parser(
+        "audit",
+        help="check that the bucket and the tables agree; print each inconsistency, exit 1 if any",
+    )
+    check.add_argument(
+        "--processing-timeout",
+        type=float,
+        default=900,
+        help="an image processing longer than this many seconds is reported (default 900, the "
+        "template's ProcessingTimeoutSeconds)",
+    )
+    where = check.add_mutually_exclusive_group()
+    where.add_argument(
+        "--endpoint", default="http://127.0.0.1:4566", help="the local stack's AWS endpoint"
+    )
+    where.add_argument(
+        "--stack-name", default=None, help="a deployed stack instead (read-only scans)"
+    )
+    check.set_defaults(func=_audit)
     return parser
 
 

@@ -123,3 +123,22 @@ def test_phash_bands_cover_64_bits_with_one_more_band_than_the_max_distance() ->
         assert hamming(base, flipped) == 6
         shared = set(bands(base)) & set(bands(flipped))
         assert [index for index, _ in shared] == [untouched]
+
+
+@pytest.mark.parametrize(
+    ("key", "image_id"),
+    [
+        (keys.staging_key("abc123"), "abc123"),
+        (keys.original_key("2026/03/05", "abc123", "jpg"), "abc123"),
+        (keys.thumbnail_key("2026/03/05", "abc123"), "abc123"),
+        (keys.variant_key("2026/03/05", "abc123", "large", "avif"), "abc123"),
+        ("images/2026/03/05/variants/abc123_large.webp.tmp", "abc123"),
+        ("uploads/", None),
+        ("uploads/a/b", None),
+        ("images/2026/03/05/other/abc123.jpg", None),
+        ("notes.txt", None),
+    ],
+)
+def test_every_key_of_the_layout_names_its_image(key: str, image_id: str | None) -> None:
+    # Given a key / When its image is asked for / Then it is the id the layout put there
+    assert keys.image_id_of(key) == image_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 STAGING_PREFIX = "uploads/"
@@ -36,6 +37,18 @@ def thumbnail_key(date: str, image_id: str) -> str:
 
 def variant_key(date: str, image_id: str, name: str, fmt: str) -> str:
     return f"{variants_prefix(date, image_id)}{name}.{fmt}"
+
+
+_DATED = re.compile(r"^images/\d{4}/\d{2}/\d{2}/(?:original/([^./]+)\.[^/]+|variants/([^_/]+)_[^/]+)$")
+
+
+def image_id_of(key: str) -> str | None:
+    """The image an object key belongs to, by the layout above; None for any other key."""
+    if key.startswith(STAGING_PREFIX):
+        rest = key.removeprefix(STAGING_PREFIX)
+        return rest if rest and "/" not in rest else None
+    found = _DATED.match(key)
+    return (found.group(1) or found.group(2)) if found else None
 
 
 # An object never changes under its key (a new upload gets a new image id): caches may keep
