@@ -39,7 +39,9 @@ def variant_key(date: str, image_id: str, name: str, fmt: str) -> str:
     return f"{variants_prefix(date, image_id)}{name}.{fmt}"
 
 
-_DATED = re.compile(r"^images/\d{4}/\d{2}/\d{2}/(?:original/([^./]+)\.[^/]+|variants/([^_/]+)_[^/]+)$")
+_DATED = re.compile(
+    r"^images/\d{4}/\d{2}/\d{2}/(?:original/([^./]+)\.[^/]+|variants/([^_/]+)_[^/]+)$"
+)
 
 
 def image_id_of(key: str) -> str | None:
