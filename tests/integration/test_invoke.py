@@ -110,3 +110,11 @@ def test_two_functions_serving_http_never_run_at_once(probe_runner: FunctionRunn
     probe = sys.modules["invoke_probe_state"]
     assert sorted(r["seen"] for r in results) == list(range(8))
     assert probe.peak["all"] == 1
+
+
+def test_the_local_stack_caps_glibcs_malloc_arenas() -> None:
+    # Given this machine's C library (glibc on Debian) / When the stack's cap is applied
+    from imagepipe_local.stack import limit_malloc_arenas
+
+    # Then glibc accepts it (mallopt answers 1), so the threads created next share two arenas
+    assert limit_malloc_arenas() is True
