@@ -330,3 +330,17 @@ def test_pre_commit_runs_the_ruff_that_make_lint_runs() -> None:
 
     # Then both run one and the same version
     assert used == {pinned.split("  ")[0]}
+
+
+def test_the_openapi_document_states_the_sha256_pattern_the_server_accepts() -> None:
+    import json
+
+    from imagepipe.domain.validation import SHA256_PATTERN
+
+    # Given the OpenAPI document / When the file spec's sha256 is read
+    sha256 = json.loads(openapi_json(*ROUTERS))["components"]["schemas"]["FileSpec"]
+    stated = re.compile(sha256["properties"]["sha256"]["pattern"])
+    # Then it accepts exactly what the server accepts: 64 hex digits, either case (the server
+    # lowercases before its own check)
+    for candidate in ("a" * 64, "A" * 64, "0" * 63, "g" * 64, "a" * 65):
+        assert bool(stated.match(candidate)) == bool(SHA256_PATTERN.match(candidate.lower()))

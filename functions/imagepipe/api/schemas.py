@@ -43,7 +43,13 @@ class FileSpec(_Camel):
     sha256: Annotated[
         str,
         BeforeValidator(_lower),
-        Field(pattern=SHA256_PATTERN.pattern, description="SHA-256 of the bytes, hex."),
+        Field(
+            pattern=SHA256_PATTERN.pattern,
+            description="SHA-256 of the bytes, 64 hex digits (either case).",
+            # The validator above lowercases first, so the document states what is accepted
+            # (pydantic leaves a constraint behind a BeforeValidator out of the schema).
+            json_schema_extra={"pattern": "^[0-9a-fA-F]{64}$"},
+        ),
     ]
 
 
