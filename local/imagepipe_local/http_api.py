@@ -9,7 +9,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,27 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "content-type, authorization, x-session-id",
     "Access-Control-Max-Age": "600",
 }
-FRONT_HEADERS = {**CORS_HEADERS, "Connection": "close"}
+FRONT_HEADERS = {**CORS_HEADERS, "Connection": "close", "X-Content-Type-Options": "nosniff"}
+
+
+def content_security_policy(self_origin: str, asset_origins: Sequence[str]) -> str:
+    """The pages' policy: their own scripts and styles only (no inline script, no eval), images
+    and uploads to and from the emulated S3 (`asset_origins`) plus the data:/blob: previews
+    Uppy and the thumbnails use, and the live-updates socket on this port."""
+    assets = " ".join(asset_origins)
+    socket = self_origin.replace("http://", "ws://", 1)
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src 'self' data: blob: {assets}".strip(),
+            f"connect-src 'self' {socket} {assets}".strip(),
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:
@@ -152,11 +172,14 @@ class HttpFront:
     server starts, so a busy port fails here, at once, and port 0 picks a free one (`port`
     tells which)."""
 
-    def __init__(self, api: LocalHttpApi, host: str, port: int) -> None:
+    def __init__(
+        self, api: LocalHttpApi, host: str, port: int, *, asset_origins: Sequence[str] = ()
+    ) -> None:
         self.api = api
         self._socket = socket.create_server((host, port), backlog=1024)
         self.port = int(self._socket.getsockname()[1])
         self.host = host
+        self.page_policy = content_security_policy(f"http://{host}:{self.port}", asset_origins)
         found = api.runner.template.websocket_api()
         self.websockets = LocalWebSocketApi(api.runner, *found) if found else None
         config = uvicorn.Config(
@@ -199,6 +222,8 @@ class HttpFront:
                     return PlainTextResponse("not found", 404, headers=FRONT_HEADERS)
                 kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
                 headers = {"cache-control": "no-store", **FRONT_HEADERS}
+                if target.suffix == ".html":
+                    headers["content-security-policy"] = self.page_policy
                 return Response(target.read_bytes(), 200, headers=headers, media_type=kind)
             body = await request.body()
             # The handlers are synchronous, as in Lambda: each call gets a worker thread.

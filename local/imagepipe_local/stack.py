@@ -119,7 +119,12 @@ class LocalStack:
             log.info("restored %d items and objects from %s", restored, self.config.data_dir)
         runner = LoggingRunner(self.template, extra_env=env)
         # Bound now (a busy port fails here), served last: the functions need its URLs.
-        self._http = HttpFront(LocalHttpApi(runner), self.config.host, self.config.api_port)
+        self._http = HttpFront(
+            LocalHttpApi(runner),
+            self.config.host,
+            self.config.api_port,
+            asset_origins=[self.config.aws_endpoint],
+        )
         runner.extra_env.update(self._http.live_environment())
         runner.apply_environment()
         self.event_sources = BackgroundEventSources(

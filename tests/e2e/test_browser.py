@@ -68,3 +68,48 @@ def test_uppy_page_uploads_through_uppy(browser: Any, stack: RunningStack, tmp_p
     page.wait_for_selector('#results li[data-status="completed"]', timeout=90_000)
     assert errors == []
     page.close()
+
+
+def test_both_pages_work_under_their_content_security_policy(
+    browser: Any, stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given each page served with its policy (no inline script, no eval, only the API, the
+    # emulated S3 and the live socket to talk to), with every policy violation collected
+    violations: list[str] = []
+    for path in ("/", "/uppy"):
+        page = browser.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        response = page.goto(f"{stack.api}{path}")
+        assert response is not None
+        headers = response.headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self';" in policy
+        assert "unsafe-inline" not in policy
+        assert "unsafe-eval" not in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        # When a photo goes all the way through the page (uploaded to S3, shown from it)
+        photo = photo_file(tmp_path, f"csp{len(path)}.jpg", 10 + len(path))
+        if path == "/":
+            page.set_input_files("#files", [str(photo)])
+            card = page.locator("#uploads .card .status.completed")
+            card.wait_for(timeout=90_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#uploads picture img')]"
+                ".some((img) => img.complete && img.naturalWidth > 0)",
+                timeout=30_000,
+            )
+        else:
+            page.wait_for_function("() => window.imagepipeUppy !== undefined", timeout=30_000)
+            page.set_input_files(".uppy-Dashboard-input >> nth=0", [str(photo)])
+            page.click(".uppy-StatusBar-actionBtn--upload")
+            page.wait_for_selector('#results li[data-status="completed"]', timeout=90_000)
+        page.close()
+    # Then nothing the pages do was refused by their policy
+    assert violations == []

@@ -97,3 +97,24 @@ def test_a_method_no_route_has_gets_api_gateways_json_404(port: int, method: str
     assert response.status == 404
     assert response.getheader("content-type", "").startswith("application/json")
     assert body == b'{"message":"Not Found"}'
+
+
+@pytest.mark.parametrize("path", ["/", "/uppy"])
+def test_pages_carry_a_policy_without_inline_script_and_nosniff(port: int, path: str) -> None:
+    # Given the local API port / When a page is fetched
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    # Then it says which sources may run and load, never inline script or eval, and that its
+    # type is not to be guessed
+    policy = response.getheader("content-security-policy", "")
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["default-src"] == "'none'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert f"ws://127.0.0.1:{port}" in directives["connect-src"]
+    assert response.getheader("x-content-type-options") == "nosniff"
