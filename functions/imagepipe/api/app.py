@@ -62,7 +62,14 @@ def openapi_json(*routers: APIGatewayHttpRouter) -> str:
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
+            # A 204 has no body at all (Powertools documents Response[None] as JSON null).
+            if "204" in responses:
+                responses["204"].pop("content", None)
             responses.setdefault("400", {"description": "Invalid request", **error})
+            # A path parameter no route pattern matches (control characters, say) is answered
+            # route_not_found, as a path no route has.
+            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                responses.setdefault("404", {"description": "No such route", **error})
             if "requestBody" in operation:
                 responses.setdefault("415", {"description": "The body is not JSON", **error})
             responses.setdefault("500", {"description": "Unexpected error", **error})
