@@ -245,6 +245,25 @@ def test_too_many_frames_are_refused(small_photo: Image.Image) -> None:
         assert raised.value.code == "too_many_frames"
 
 
+def test_an_animation_whose_frames_add_up_past_the_cap_is_refused(
+    small_photo: Image.Image, pixel_decodes: list[object]
+) -> None:
+    # Given a 6-frame 160x120 GIF (115,200 pixels in all), each frame far below the pixel
+    # limit, and a cap of 100,000 pixels over all frames
+    data, _ = _animated_gif(small_photo, 6)
+    limits = Limits(max_animation_pixels=100_000)
+    # When it is probed and loaded
+    for step in (probe, load):
+        with pytest.raises(ImagingError) as raised:
+            step(data, limits)
+        # Then both refuse it as too_many_pixels, naming the sum, before decoding a frame
+        assert raised.value.code == "too_many_pixels"
+        assert "115200 pixels in all" in raised.value.message
+    assert pixel_decodes == []
+    # And the same file passes under the default cap (500 MP)
+    assert probe(data, Limits()).frames == 6
+
+
 def test_an_animated_webp_counts_its_frames(small_photo: Image.Image) -> None:
     # Given a 3-frame animated WebP
     frames = [small_photo.rotate(angle) for angle in (0, 90, 180)]
