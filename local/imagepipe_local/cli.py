@@ -157,6 +157,15 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if report.findings else 0
 
 
+def _target_arguments(command: argparse.ArgumentParser, stack_help: str) -> None:
+    """--endpoint (the local stack, the default) or --stack-name (a deployed one)."""
+    target = command.add_mutually_exclusive_group()
+    target.add_argument(
+        "--endpoint", default="http://127.0.0.1:4566", help="the local stack's AWS endpoint"
+    )
+    target.add_argument("--stack-name", default=None, help=stack_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -235,14 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a queue's logical ID (the dead-letter queue or its source); default: every one",
     )
     move.add_argument("--dry-run", action="store_true", help="only count what would move")
-    target = move.add_mutually_exclusive_group()
-    target.add_argument(
-        "--endpoint", default="http://127.0.0.1:4566", help="the local stack's AWS endpoint"
-    )
-    target.add_argument(
-        "--stack-name",
-        default=None,
-        help="a deployed stack instead (AWS credentials from the environment; SQS moves the "
+    _target_arguments(
+        move,
+        "a deployed stack instead (AWS credentials from the environment; SQS moves the "
         "messages with StartMessageMoveTask)",
     )
     move.set_defaults(func=_redrive)
@@ -258,13 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an image processing longer than this many seconds is reported (default 900, the "
         "template's ProcessingTimeoutSeconds)",
     )
-    where = check.add_mutually_exclusive_group()
-    where.add_argument(
-        "--endpoint", default="http://127.0.0.1:4566", help="the local stack's AWS endpoint"
-    )
-    where.add_argument(
-        "--stack-name", default=None, help="a deployed stack instead (read-only scans)"
-    )
+    _target_arguments(check, "a deployed stack instead (read-only scans)")
     check.set_defaults(func=_audit)
     return parser
 
