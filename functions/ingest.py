@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagepipe.observability import logger, metrics, tracer
-from imagepipe.pipeline.ingest import idempotent_ingest
+from imagepipe.pipeline.ingest import idempotent_ingest, ingest_waiting
 
 
 @logger.inject_lambda_context
@@ -25,7 +25,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config.register_lambda_context(context)
     results = []
     for record in S3Event(event).records:
-        result = ingest_record(record=record.raw_event)
+        result = ingest_waiting(
+            record.raw_event, ingest_record, context.get_remaining_time_in_millis
+        )
         metrics.add_metric(name=f"Ingest_{result['outcome']}", unit=MetricUnit.Count, value=1)
         logger.info("ingested", extra=result)
         results.append(result)

@@ -34,6 +34,9 @@ def _local(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir) if args.data_dir else None,
         processing_timeout=args.processing_timeout,
         webhook_url=args.webhook_url,
+        fault_rate=args.fault_rate,
+        fault_mode=args.fault_mode,
+        fault_seed=args.fault_seed,
     )
     return serve(config)
 
@@ -166,6 +169,16 @@ def _target_arguments(command: argparse.ArgumentParser, stack_help: str) -> None
     target.add_argument("--stack-name", default=None, help=stack_help)
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +225,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="POST every lifecycle event (the EventBridge event, as JSON) to this URL, as the "
         "template's WebhookUrl does on AWS",
+    )
+    faults = local.add_argument_group(
+        "fault injection",
+        "fail a fraction of the functions' AWS calls as AWS fails them (throttling, 5xx); the "
+        "browser's uploads and the stack's own polling are never touched",
+    )
+    faults.add_argument(
+        "--fault-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="the fraction of calls that fail, e.g. 0.3 (default 0: none)",
+    )
+    faults.add_argument(
+        "--fault-mode",
+        choices=("before", "after", "both"),
+        default="both",
+        help="before: the call never reaches AWS; after: it is applied, then answered 5xx (an "
+        "ambiguous write); both: either, at random (default)",
+    )
+    faults.add_argument(
+        "--fault-seed", type=int, default=0, metavar="N", help="seed of the fault sequence"
     )
     local.set_defaults(func=_local)
 

@@ -68,6 +68,12 @@ def acting_as(function: str, template: Template, caller: str | None = None) -> I
         _current.reset(token)
 
 
+def function_code_running() -> str | None:
+    """The template function whose own code is running (not Lambda acting for it), if any."""
+    acting = _current.get()
+    return acting.function if acting is not None and acting.caller is None else None
+
+
 def _bucket_arn(bucket: str) -> str:
     return f"arn:aws:s3:::{bucket}"
 

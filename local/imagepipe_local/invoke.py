@@ -51,9 +51,14 @@ class LambdaContext:
     log_group_name: str = ""
     log_stream_name: str = ""
     timeout_ms: int = 10_000
+    # When the invocation started running (time.monotonic()); its time counts down from there.
+    started: float | None = None
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_ms
+        if self.started is None:
+            return self.timeout_ms
+        elapsed_ms = (time.monotonic() - self.started) * 1000
+        return max(0, int(self.timeout_ms - elapsed_ms))
 
 
 class FunctionRunner:
@@ -117,6 +122,7 @@ class FunctionRunner:
             module_key = _HTTP_RESOLVERS
         # Every AWS call the handler makes is checked against its template policy (iam.py).
         with _invocation_lock(module_key), acting_as(logical_id, self.template):
+            context.started = time.monotonic()
             return handler(event, context)
 
 

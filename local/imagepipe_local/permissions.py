@@ -73,6 +73,8 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
         {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
     ),
     "lambda.on_failure_destination": frozenset({"sqs:SendMessage"}),
+    # Our subclass of that store (ambiguous in-progress writes), around Powertools' own put.
+    "IdempotencyStore._put_record": frozenset({"dynamodb:PutItem"}),
 }
 
 _IMAGES_API = (
@@ -110,6 +112,7 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
     "IngestFunction": dict.fromkeys(
         (
             "powertools.idempotency",
+            "IdempotencyStore._put_record",
             "DynamoImageRepository.get",
             "DynamoImageRepository.save",
             "S3Storage.size",

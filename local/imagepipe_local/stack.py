@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from imagepipe_local import iam, log
+from imagepipe_local import faults, iam, log
 from imagepipe_local.http_api import HttpFront, LocalHttpApi
 from imagepipe_local.invoke import LoggingRunner
 from imagepipe_local.persistence import restore, snapshot
@@ -46,6 +46,10 @@ class StackConfig:
     processing_timeout: int | None = None
     # Where every lifecycle event is POSTed (the template's WebhookUrl, played locally).
     webhook_url: str | None = None
+    # This fraction of the functions' AWS calls fails (faults.py); 0: none.
+    fault_rate: float = 0.0
+    fault_mode: faults.Mode = "both"
+    fault_seed: int = 0
 
     @property
     def parameters(self) -> dict[str, str]:
@@ -95,12 +99,25 @@ class LocalStack:
         self._http: Any = None
         self.event_sources: BackgroundEventSources | None = None
         self.webhook: WebhookForwarder | None = None
+        self.faults: faults.FaultInjector | None = None
 
     def start(self) -> LocalStack:
         env = local_environment(self.config)
         os.environ.update(env)
         # Before any client exists: moto ignores IAM, so the functions' policies are enforced here.
         iam.install()
+        if self.config.fault_rate > 0:
+            self.faults = faults.install(
+                faults.FaultInjector(
+                    self.config.fault_rate, self.config.fault_mode, self.config.fault_seed
+                )
+            )
+            log.info(
+                "injecting faults into %.0f%% of the functions' AWS calls (mode %s, seed %d)",
+                self.config.fault_rate * 100,
+                self.config.fault_mode,
+                self.config.fault_seed,
+            )
         self._moto = EmulatedAws(
             self.config.host,
             self.config.aws_port,
@@ -163,6 +180,9 @@ class LocalStack:
             log.info("saved tables and buckets to %s", self.config.data_dir)
         if self._moto is not None:
             self._moto.stop()
+        if self.faults is not None:
+            log.info(self.faults.summary())
+            faults.uninstall()
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -5,6 +5,8 @@ or the declarations do not cover is refused while the function runs (imagepipe_l
 from __future__ import annotations
 
 import copy
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from functools import partial
 
@@ -12,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from imagepipe import adapters
 from imagepipe.adapters.aws import s3_client
 from imagepipe.adapters.s3 import S3Storage
 from imagepipe_local.http_api import LocalHttpApi
@@ -50,12 +53,14 @@ def test_each_policy_grants_exactly_the_actions_of_the_declared_calls(
 
 
 def test_every_declared_call_is_a_real_adapter_method_or_a_named_service_call() -> None:
-    # Given the classes the adapter modules define
-    from imagepipe.adapters import dynamodb, events, labels, s3, secrets, sockets, sqs
-
+    # Given the classes the adapter modules define (every module of the package)
+    modules = [
+        importlib.import_module(f"imagepipe.adapters.{info.name}")
+        for info in pkgutil.iter_modules(adapters.__path__)
+    ]
     classes = {
         cls.__name__: cls
-        for module in (dynamodb, events, labels, s3, secrets, sockets, sqs)
+        for module in modules
         for cls in vars(module).values()
         if isinstance(cls, type) and cls.__module__ == module.__name__
     }

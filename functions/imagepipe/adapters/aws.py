@@ -20,38 +20,43 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
-_CONFIG = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
+# Every client (pynamodb's and Powertools' included) retries throttling and 5xx the same way:
+# standard mode (exponential backoff with jitter, a retry quota), 5 attempts in all.
+MAX_ATTEMPTS = 5
+SDK_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
+# SigV4 for presigned POSTs (their checksum condition needs it).
+_S3_CONFIG = SDK_CONFIG.merge(Config(signature_version="s3v4"))
 # Regional virtual-hosted URLs (<bucket>.s3.<region>.amazonaws.com): the global endpoint answers
 # a new bucket outside us-east-1 with a 307, which breaks a browser's cross-origin POST.
-_AWS_S3_CONFIG = _CONFIG.merge(Config(s3={"addressing_style": "virtual"}))
+_AWS_S3_CONFIG = _S3_CONFIG.merge(Config(s3={"addressing_style": "virtual"}))
 
 
 @cache
 def s3_client(region: str) -> S3Client:
     emulated = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     # An emulator's endpoint (the local stack) keeps path-style addressing.
-    config = _CONFIG if emulated else _AWS_S3_CONFIG
+    config = _S3_CONFIG if emulated else _AWS_S3_CONFIG
     return boto3.session.Session().client("s3", region_name=region, config=config)
 
 
 @cache
 def sqs_client(region: str) -> SQSClient:
-    return boto3.session.Session().client("sqs", region_name=region, config=_CONFIG)
+    return boto3.session.Session().client("sqs", region_name=region, config=SDK_CONFIG)
 
 
 @cache
 def rekognition_client(region: str) -> RekognitionClient:
-    return boto3.session.Session().client("rekognition", region_name=region, config=_CONFIG)
+    return boto3.session.Session().client("rekognition", region_name=region, config=SDK_CONFIG)
 
 
 @cache
 def events_client(region: str) -> EventBridgeClient:
-    return boto3.session.Session().client("events", region_name=region, config=_CONFIG)
+    return boto3.session.Session().client("events", region_name=region, config=SDK_CONFIG)
 
 
 @cache
 def secrets_client(region: str) -> SecretsManagerClient:
-    return boto3.session.Session().client("secretsmanager", region_name=region, config=_CONFIG)
+    return boto3.session.Session().client("secretsmanager", region_name=region, config=SDK_CONFIG)
 
 
 @cache
@@ -60,7 +65,7 @@ def connections_client(endpoint_url: str, region: str) -> ApiGatewayManagementAp
     /{stage} on AWS, the local stack's own port locally): explicit, whatever AWS_ENDPOINT_URL
     says, since it is not a regional service endpoint."""
     return boto3.session.Session().client(
-        "apigatewaymanagementapi", region_name=region, endpoint_url=endpoint_url, config=_CONFIG
+        "apigatewaymanagementapi", region_name=region, endpoint_url=endpoint_url, config=SDK_CONFIG
     )
 
 

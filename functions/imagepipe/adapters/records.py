@@ -27,6 +27,8 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
+from imagepipe.adapters.aws import MAX_ATTEMPTS
+
 IMAGE_PK_PREFIX = "image#"
 CLAIM_PK_PREFIX = "sha256#"
 
@@ -243,5 +245,7 @@ M = TypeVar("M", bound=Model)
 @cache
 def bind(model: type[M], table_name: str, region: str) -> type[M]:
     """A subclass of `model` bound to a concrete table (pynamodb reads the name from Meta)."""
-    meta = type("Meta", (), {"table_name": table_name, "region": region})
+    # pynamodb's client retries like the others (its setting counts retries, not attempts).
+    settings = {"table_name": table_name, "region": region, "max_retry_attempts": MAX_ATTEMPTS - 1}
+    meta = type("Meta", (), settings)
     return type(model.__name__, (model,), {"Meta": meta, "__module__": model.__module__})

@@ -1,0 +1,99 @@
+"""Ingest's idempotency under ambiguous writes and concurrent deliveries, on moto: a put that
+DynamoDB applied before the answer was lost is recognised as our own when the SDK retries it,
+and a delivery meeting another's in-progress record waits for it instead of failing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyItemAlreadyExistsError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from imagepipe.adapters.idempotency import IdempotencyStore
+from imagepipe.pipeline.ingest import ingest_waiting
+from imagepipe_local.template import Template
+
+
+def in_progress(key: str, *, expiry_ms: int) -> DataRecord:
+    return DataRecord(
+        idempotency_key=key,
+        status="INPROGRESS",
+        expiry_timestamp=int(time.time()) + 3600,
+        in_progress_expiry_timestamp=expiry_ms,
+    )
+
+
+@pytest.fixture
+def store(aws: Template) -> IdempotencyStore:
+    return IdempotencyStore(aws.physical_name("IdempotencyTable"))
+
+
+def test_a_retried_put_that_meets_its_own_first_attempt_succeeds(store: IdempotencyStore) -> None:
+    # Given an in-progress record already written by a first attempt whose answer was lost
+    record = in_progress("ingest#abc", expiry_ms=int(time.time() * 1000) + 60_000)
+    store._put_record(record)
+    # When the SDK's retry puts the very same record again
+    store._put_record(record)
+    # Then it succeeds: the write was ours, and the record is as we wrote it
+    stored = store._get_record("ingest#abc")
+    assert (stored.status, stored.in_progress_expiry_timestamp) == (
+        "INPROGRESS",
+        record.in_progress_expiry_timestamp,
+    )
+
+
+def test_another_invocations_in_progress_record_still_blocks(store: IdempotencyStore) -> None:
+    # Given an in-progress record of another invocation (its own expiry)
+    now_ms = int(time.time() * 1000)
+    store._put_record(in_progress("ingest#abc", expiry_ms=now_ms + 60_000))
+    # When this invocation puts its own
+    # Then it is refused as an existing record: Powertools then reports it in progress
+    with pytest.raises(IdempotencyItemAlreadyExistsError):
+        store._put_record(in_progress("ingest#abc", expiry_ms=now_ms + 61_000))
+
+
+def test_a_delivery_meeting_another_in_progress_waits_for_its_result() -> None:
+    # Given a first delivery that takes a while, and a second one of the same event
+    first_started, results = threading.Event(), []
+    busy = threading.Lock()
+    done: dict[str, str] = {}
+
+    def idempotent(*, record: dict[str, str]) -> dict[str, str]:
+        if busy.acquire(blocking=False):
+            first_started.set()
+            time.sleep(0.5)
+            done.update(outcome="processing")
+            busy.release()
+            return done
+        if not done:
+            raise IdempotencyAlreadyInProgressError("in progress")
+        return done  # Powertools replays the stored result
+
+    first = threading.Thread(target=lambda: results.append(idempotent(record={})))
+    first.start()
+    first_started.wait(5)
+    # When the second arrives while the first is in progress, with plenty of time left
+    second = ingest_waiting({}, idempotent, remaining_ms=lambda: 60_000)
+    first.join(5)
+    # Then it waited, and returns the first one's result
+    assert second == {"outcome": "processing"}
+    assert results == [second]
+
+
+def test_a_delivery_without_time_to_wait_gives_up_for_lambda_to_retry() -> None:
+    # Given a delivery meeting an in-progress record it cannot outlast
+    waited: list[float] = []
+
+    def idempotent(*, record: dict[str, str]) -> dict[str, str]:
+        raise IdempotencyAlreadyInProgressError("in progress")
+
+    remaining = iter([60_000, 40_000, 25_000, 20_500, 20_000])
+    # When it tries, Then it waits while it has time, doubling the wait, then raises
+    with pytest.raises(IdempotencyAlreadyInProgressError):
+        ingest_waiting({}, idempotent, lambda: next(remaining), sleep=waited.append)
+    assert waited == [0.2, 0.4, 0.8]
