@@ -37,14 +37,31 @@ def _local(args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         fault_mode=args.fault_mode,
         fault_seed=args.fault_seed,
+        auth=args.auth,
     )
     return serve(config)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from imagepipe_local.client import TokenError, request_token
+
+    try:
+        print(request_token(args.api.rstrip("/"), args.sub, args.expires_in))
+    except TokenError as error:
+        print(f"imagepipe token: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _upload(args: argparse.Namespace) -> int:
     from imagepipe_local.client import table, upload
 
-    outcomes = upload([Path(p) for p in args.files], api=args.api.rstrip("/"), session=args.session)
+    outcomes = upload(
+        [Path(p) for p in args.files],
+        api=args.api.rstrip("/"),
+        session=args.session,
+        token=args.token,
+    )
     print(table(outcomes))
     return 0 if all(o.status == "completed" for o in outcomes) else 1
 
@@ -248,7 +265,25 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--fault-seed", type=int, default=0, metavar="N", help="seed of the fault sequence"
     )
+    local.add_argument(
+        "--auth",
+        choices=["none", "jwt"],
+        default="none",
+        help="jwt: the routes require a bearer JWT, checked as the template's JWT authorizer "
+        "does, and the stack is its issuer (keys at /.well-known/jwks.json; `imagepipe token` "
+        "mints one); none (default): no authorizer, every caller is the public tenant",
+    )
     local.set_defaults(func=_local)
+
+    token = commands.add_parser(
+        "token", help="print a JWT for a subject, signed by a local stack run with --auth jwt"
+    )
+    token.add_argument("--sub", required=True, help="the subject, which becomes the tenant")
+    token.add_argument("--api", default="http://127.0.0.1:3000", help="the local stack's API")
+    token.add_argument(
+        "--expires-in", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
+    )
+    token.set_defaults(func=_token)
 
     send = commands.add_parser(
         "upload", help="hash, presign, upload and wait for files, as the browser does"
@@ -256,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("files", nargs="+", help="image files (at most 10)")
     send.add_argument("--session", default=f"cli-{os.getpid()}", help="session id")
     send.add_argument("--api", default="http://127.0.0.1:3000", help="the HTTP API's base URL")
+    send.add_argument(
+        "--token",
+        default=os.environ.get("IMAGEPIPE_TOKEN"),
+        help="bearer JWT for an API with the JWT authorizer (default: $IMAGEPIPE_TOKEN)",
+    )
     send.set_defaults(func=_upload)
 
     invoke = commands.add_parser(

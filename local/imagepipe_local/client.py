@@ -82,8 +82,13 @@ def upload(
     session: str,
     timeout: float = 300.0,
     out: IO[str] = sys.stderr,
+    token: str | None = None,
 ) -> list[Outcome]:
     started = time.monotonic()
+    # The API's calls carry the token; the POSTs to S3 carry their presigned policy instead.
+    api_calls = requests.Session()
+    if token:
+        api_calls.headers["Authorization"] = f"Bearer {token}"
     outcomes = [Outcome(path=p) for p in paths]
     files: list[dict[str, Any]] = []
     for path in paths:
@@ -96,11 +101,13 @@ def upload(
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
         )
-    response = requests.post(
+    response = api_calls.post(
         f"{api}/uploads", json={"sessionId": session, "files": files}, timeout=30
     )
     if response.status_code != 200:
-        error = response.json().get("error", {})
+        body = response.json()
+        # The API's own errors, or API Gateway's authorizer answer ({"message": "Unauthorized"}).
+        error = body.get("error") or {"code": response.status_code, "message": body.get("message")}
         for outcome in outcomes:
             outcome.error = f"{error.get('code')}: {error.get('message')}"
         return outcomes
@@ -130,7 +137,7 @@ def upload(
         if not outcome.image_id or outcome.error:
             continue
         while True:
-            image: dict[str, Any] = requests.get(
+            image: dict[str, Any] = api_calls.get(
                 f"{api}/images/{outcome.image_id}", timeout=30
             ).json()
             outcome.status = image.get("status", "?")
@@ -142,6 +149,34 @@ def upload(
             outcome.error = f"{image['error']['code']}: {image['error'].get('message')}"
         outcome.seconds = time.monotonic() - started
     return outcomes
+
+
+class TokenError(Exception):
+    """Why no token came back, in one line."""
+
+
+def request_token(api: str, subject: str, expires_in: int) -> str:
+    """A token for `subject` from the local stack at `api` (`imagepipe local --auth jwt`)."""
+    from imagepipe_local.identity import TOKEN_PATH
+
+    try:
+        response = requests.post(
+            f"{api}{TOKEN_PATH}", json={"sub": subject, "expiresIn": expires_in}, timeout=10
+        )
+    except requests.RequestException:
+        raise TokenError(f"no local stack answers at {api}") from None
+    if response.status_code == 404:
+        raise TokenError(f"the stack at {api} mints no tokens: start it with --auth jwt")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    if response.status_code != 200 or not isinstance(body.get("token"), str):
+        error = body.get("error") or {}
+        raise TokenError(f"{response.status_code} {error.get('message') or response.reason}")
+    return str(body["token"])
 
 
 def table(outcomes: Sequence[Outcome]) -> str:

@@ -20,6 +20,7 @@ def http_api_event(
     path_parameters: Mapping[str, str] | None = None,
     query: Mapping[str, str] | None = None,
     jwt_claims: Mapping[str, str] | None = None,
+    jwt_scopes: Sequence[str] | None = None,
     raw_body: str | None = None,
     source_ip: str = "192.0.2.10",
     api_id: str = "imagepipe",
@@ -62,7 +63,8 @@ def http_api_event(
         "timeEpoch": int(time.time() * 1000),
     }
     if jwt_claims is not None:
-        request_context["authorizer"] = {"jwt": {"claims": dict(jwt_claims), "scopes": None}}
+        scopes = None if jwt_scopes is None else list(jwt_scopes)
+        request_context["authorizer"] = {"jwt": {"claims": dict(jwt_claims), "scopes": scopes}}
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,

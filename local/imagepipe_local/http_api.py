@@ -20,8 +20,11 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute
 from starlette.routing import Route as AsgiRoute
 
+from imagepipe_local import log
+from imagepipe_local.authorizer import JwtAuthorizer, Refused
 from imagepipe_local.events import http_api_event
 from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.sockets import LocalWebSocketApi
@@ -90,10 +93,12 @@ class HttpResponse:
 
 
 class LocalHttpApi:
-    """Turns HTTP requests into API Gateway v2 events for the handler the template routes to."""
+    """Turns HTTP requests into API Gateway v2 events for the handler the template routes to,
+    behind the template's JWT authorizer when one is given (`imagepipe local --auth jwt`)."""
 
-    def __init__(self, runner: FunctionRunner) -> None:
+    def __init__(self, runner: FunctionRunner, authorizer: JwtAuthorizer | None = None) -> None:
         self.runner = runner
+        self.authorizer = authorizer
         self.routes = [
             (route, _route_pattern(route.path)) for route in runner.template.http_routes()
         ]
@@ -122,6 +127,22 @@ class LocalHttpApi:
                 404, {"content-type": "application/json"}, '{"message":"Not Found"}'
             )
         route, params = matched
+        scopes = None
+        if self.authorizer is not None:
+            try:
+                grant = self.authorizer.check(
+                    route.route_key, {k.lower(): v for k, v in (headers or {}).items()}
+                )
+            except Refused as refused:
+                # API Gateway answers for the authorizer; the function never runs.
+                log.info("%s refused by the JWT authorizer: %s", route.route_key, refused.reason)
+                return HttpResponse(
+                    refused.status,
+                    {"content-type": "application/json", "www-authenticate": refused.challenge},
+                    json.dumps({"message": refused.message}, separators=(",", ":")),
+                )
+            if grant is not None:
+                jwt_claims, scopes = grant.claims, grant.scopes
         event = http_api_event(
             route_key=route.route_key,
             path=path,
@@ -131,6 +152,7 @@ class LocalHttpApi:
             path_parameters=params or None,
             query=query,
             jwt_claims=jwt_claims,
+            jwt_scopes=scopes,
             region=self.runner.template.names.region,
             account_id=self.runner.template.names.account_id,
         )
@@ -170,12 +192,19 @@ class HttpFront:
     the vendored Uppy bundle, CORS, the template's WebSocket API (sockets.py), and every other
     request handed to `LocalHttpApi` as an API Gateway event. The socket is bound before the
     server starts, so a busy port fails here, at once, and port 0 picks a free one (`port`
-    tells which)."""
+    tells which). `extra_routes` are served before the API's (the local issuer's documents)."""
 
     def __init__(
-        self, api: LocalHttpApi, host: str, port: int, *, asset_origins: Sequence[str] = ()
+        self,
+        api: LocalHttpApi,
+        host: str,
+        port: int,
+        *,
+        asset_origins: Sequence[str] = (),
+        extra_routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.api = api
+        self.extra_routes = list(extra_routes)
         self._socket = socket.create_server((host, port), backlog=1024)
         self.port = int(self._socket.getsockname()[1])
         self.host = host
@@ -247,7 +276,8 @@ class HttpFront:
         # Any method (TRACE, PUT...) reaches the routing below, which answers what API Gateway
         # answers for a method no route has: 404 {"message":"Not Found"}, JSON.
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
-        return Starlette(routes=[*routes, AsgiRoute("/{path:path}", serve, methods=methods)])
+        catch_all = AsgiRoute("/{path:path}", serve, methods=methods)
+        return Starlette(routes=[*routes, *self.extra_routes, catch_all])
 
     def live_environment(self) -> dict[str, str]:
         """Where the functions find the WebSocket API locally: the URL handed to browsers and

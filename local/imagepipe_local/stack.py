@@ -19,6 +19,7 @@ import boto3
 
 from imagepipe_local import faults, iam, log
 from imagepipe_local.http_api import HttpFront, LocalHttpApi
+from imagepipe_local.identity import JWKS_PATH, LOCAL_AUDIENCE, local_authorizer
 from imagepipe_local.invoke import LoggingRunner
 from imagepipe_local.persistence import restore, snapshot
 from imagepipe_local.provision import provision
@@ -50,13 +51,19 @@ class StackConfig:
     fault_rate: float = 0.0
     fault_mode: faults.Mode = "both"
     fault_seed: int = 0
+    # "jwt": the stack is the identity provider and the API's issuer, so the template's JWT
+    # authorizer guards its routes; "none": no authorizer, every caller is the public tenant.
+    auth: str = "none"
 
     @property
     def parameters(self) -> dict[str, str]:
         """Template parameters set from the command line."""
-        if self.processing_timeout is None:
-            return {}
-        return {"ProcessingTimeoutSeconds": str(self.processing_timeout)}
+        values = {}
+        if self.processing_timeout is not None:
+            values["ProcessingTimeoutSeconds"] = str(self.processing_timeout)
+        if self.auth == "jwt":
+            values.update(JwtIssuer=self.api_url, JwtAudience=LOCAL_AUDIENCE)
+        return values
 
     @property
     def max_schedule_period(self) -> float | None:
@@ -135,12 +142,19 @@ class LocalStack:
             restored = restore(self.template, self.config.data_dir, *self._clients())
             log.info("restored %d items and objects from %s", restored, self.config.data_dir)
         runner = LoggingRunner(self.template, extra_env=env)
+        # --auth jwt: the template's authorizer before the functions, the issuer beside them.
+        authorizer, issuer_routes = (
+            local_authorizer(self.template, self.config.api_url, self.config.data_dir)
+            if self.config.auth == "jwt"
+            else (None, [])
+        )
         # Bound now (a busy port fails here), served last: the functions need its URLs.
         self._http = HttpFront(
-            LocalHttpApi(runner),
+            LocalHttpApi(runner, authorizer),
             self.config.host,
             self.config.api_port,
             asset_origins=[self.config.aws_endpoint],
+            extra_routes=issuer_routes,
         )
         runner.extra_env.update(self._http.live_environment())
         runner.apply_environment()
@@ -159,6 +173,8 @@ class LocalStack:
         self._http.start()
         log.info("AWS (moto) on %s", self.config.aws_endpoint)
         log.info("HTTP API and demo page on %s", self.config.api_url)
+        if authorizer is not None:
+            log.info("JWT authorizer on its routes, keys at %s%s", self.config.api_url, JWKS_PATH)
         return self
 
     def _clients(self) -> tuple[Any, Any]:

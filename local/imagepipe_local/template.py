@@ -84,6 +84,16 @@ class Route:
 
 
 @dataclass(frozen=True)
+class JwtRule:
+    """What the HttpApi's JWT authorizer checks on one route (its `security` in the API body)."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+    header: str  # the identity source's header, lower case
+    scopes: tuple[str, ...]  # the route's authorization scopes; empty: any valid token
+
+
+@dataclass(frozen=True)
 class SqsSource:
     function: str
     queue: str
@@ -476,3 +486,39 @@ class Template:
                     props = event["Properties"]
                     routes.append(Route(props["Method"].upper(), props["Path"], function))
         return routes
+
+    def http_jwt_rules(self) -> dict[str, JwtRule]:
+        """Route key ("GET /images/{imageId}") -> what the JWT authorizer checks there, for the
+        routes whose operation in an HttpApi's `DefinitionBody` requires a JWT security scheme,
+        with the parameters' values (so none when JwtIssuer is empty); other routes are open."""
+        rules: dict[str, JwtRule] = {}
+        for api in self.of_type("AWS::Serverless::HttpApi"):
+            body = self.resolve(self.properties(api).get("DefinitionBody") or {})
+            schemes = body.get("components", {}).get("securitySchemes") or {}
+            authorizers = {
+                name: scheme["x-amazon-apigateway-authorizer"]
+                for name, scheme in schemes.items()
+                if scheme.get("x-amazon-apigateway-authorizer", {}).get("type") == "jwt"
+            }
+            for path, operations in (body.get("paths") or {}).items():
+                for method, operation in operations.items():
+                    for requirement in operation.get("security") or []:
+                        for name, scopes in requirement.items():
+                            if name in authorizers:
+                                key = f"{method.upper()} {path}"
+                                rules[key] = _jwt_rule(authorizers[name], scopes)
+        return rules
+
+
+def _jwt_rule(authorizer: Mapping[str, Any], scopes: list[str]) -> JwtRule:
+    source = str(authorizer["identitySource"])
+    if not source.startswith("$request.header."):
+        raise ValueError(f"unsupported JWT identity source {source}")
+    config = authorizer["jwtConfiguration"]
+    audience = config.get("audience") or []
+    return JwtRule(
+        issuer=str(config["issuer"]),
+        audiences=tuple(audience if isinstance(audience, list) else [audience]),
+        header=source.removeprefix("$request.header.").lower(),
+        scopes=tuple(scopes),
+    )

@@ -163,7 +163,8 @@ def test_s3_refuses_a_post_that_breaks_its_signed_policy(stack: RunningStack, ta
     assert b"<Error>" in response.content
 
 
-def _presign_and_post(stack: RunningStack, data: bytes, session: str) -> dict[str, Any]:
+def _presign(stack: RunningStack, data: bytes, session: str) -> dict[str, Any]:
+    """The upload entry POST /uploads answers for one file of these bytes."""
     spec = {
         "filename": "again.jpg",
         "contentType": "image/jpeg",
@@ -175,6 +176,11 @@ def _presign_and_post(stack: RunningStack, data: bytes, session: str) -> dict[st
     )
     assert presigned.status_code == 200, presigned.text
     entry: dict[str, Any] = presigned.json()["uploads"][0]
+    return entry
+
+
+def _presign_and_post(stack: RunningStack, data: bytes, session: str) -> dict[str, Any]:
+    entry = _presign(stack, data, session)
     target = entry["upload"]
     posted = requests.post(
         target["url"], data=target["fields"], files={"file": ("again.jpg", data)}, timeout=30
