@@ -28,6 +28,8 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "S3Storage.put": frozenset({"s3:PutObject"}),
     "S3Storage.copy": frozenset({"s3:GetObject", "s3:PutObject", _404_NOT_403}),
     "S3Storage.delete": frozenset({"s3:ListBucket", "s3:DeleteObject"}),
+    "S3Storage.staged_before": frozenset({"s3:ListBucket", "s3:GetObject"}),
+    "S3Storage.restage": frozenset({"s3:GetObject", "s3:PutObject", _404_NOT_403}),
     # DynamoImageRepository (imagepipe.adapters.dynamodb)
     "DynamoImageRepository.get": frozenset({"dynamodb:GetItem"}),
     "DynamoImageRepository.get_many": frozenset({"dynamodb:BatchGetItem"}),
@@ -142,6 +144,9 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "DynamoImageRepository.save",
             "SqsJobQueue.send",
             "EventBridgePublisher.publish",
+            "S3Storage.staged_before",
+            "S3Storage.restage",
+            "S3Storage.delete",
         )
     ),
     "EventsSocketFunction": dict.fromkeys(

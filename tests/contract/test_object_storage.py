@@ -132,3 +132,49 @@ def test_presign_get_names_the_key(storage: ObjectStorage) -> None:
     parts = urlsplit(url)
     assert parts.scheme == "https"
     assert unquote(parts.path).endswith(f"/{KEY}")
+
+
+FUTURE, PAST = datetime(2100, 1, 1, tzinfo=UTC), datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def test_staged_before_lists_only_uploads_written_before_the_cutoff(
+    storage: ObjectStorage,
+) -> None:
+    # Given an upload under uploads/ and an object elsewhere
+    put(storage, "uploads/img-1")
+    put(storage, KEY)
+
+    # When the uploads written before a cutoff are listed
+    before_now, before_long_ago = storage.staged_before(FUTURE), storage.staged_before(PAST)
+
+    # Then only the upload is found, with its type and no resend yet, and only when it is older
+    assert [(s.key, s.content_type, s.resends) for s in before_now] == [
+        ("uploads/img-1", "image/jpeg", 0)
+    ]
+    assert before_long_ago == []
+
+
+def test_restage_writes_the_upload_over_itself_and_counts(storage: ObjectStorage) -> None:
+    # Given a staged upload
+    put(storage, "uploads/img-1")
+
+    # When it is restaged twice
+    for _ in range(2):
+        (staged,) = storage.staged_before(FUTURE)
+        assert storage.restage(staged) is True
+
+    # Then its bytes and type are unchanged and it counts two resends
+    (staged,) = storage.staged_before(FUTURE)
+    assert (staged.content_type, staged.resends) == ("image/jpeg", 2)
+    assert storage.read("uploads/img-1") == DATA
+
+
+def test_restage_of_an_upload_gone_meanwhile_returns_false(storage: ObjectStorage) -> None:
+    # Given an upload found stale, then ingested (removed)
+    put(storage, "uploads/img-1")
+    (staged,) = storage.staged_before(FUTURE)
+    storage.delete(["uploads/img-1"], [])
+
+    # When it is restaged, Then nothing is written
+    assert storage.restage(staged) is False
+    assert storage.read("uploads/img-1") is None

@@ -14,10 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from imagepipe.domain import keys
 from imagepipe.domain.errors import ConcurrentModification
 from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.images import ImagesDeps
-from imagepipe.domain.model import Connection, Image, JobKind, SessionLink, UploadTarget
+from imagepipe.domain.model import Connection, Image, JobKind, SessionLink, Staged, UploadTarget
 from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
 from imagepipe.domain.similarity import bands
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
@@ -228,6 +229,8 @@ class InMemoryStorage:
         self._clock = clock
         self.objects: dict[str, bytes] = {}
         self.content_types: dict[str, str] = {}
+        self.written_at: dict[str, datetime] = {}
+        self.resends: dict[str, int] = {}
         self.presign_calls: list[PresignCall] = []
 
     def put(
@@ -241,6 +244,8 @@ class InMemoryStorage:
         with self._lock:
             self.objects[key] = data
             self.content_types[key] = content_type
+            self.written_at[key] = self._clock()
+            self.resends.pop(key, None)
 
     def size(self, key: str) -> int | None:
         with self._lock:
@@ -257,6 +262,24 @@ class InMemoryStorage:
                 return False
             self.objects[target] = self.objects[source]
             self.content_types[target] = content_type
+            self.written_at[target] = self._clock()
+            self.resends.pop(target, None)
+            return True
+
+    def staged_before(self, cutoff: datetime) -> list[Staged]:
+        with self._lock:
+            return [
+                Staged(key, self.content_types[key], self.resends.get(key, 0))
+                for key in sorted(self.objects)
+                if key.startswith(keys.STAGING_PREFIX) and self.written_at[key] < cutoff
+            ]
+
+    def restage(self, staged: Staged) -> bool:
+        with self._lock:
+            if staged.key not in self.objects:
+                return False
+            self.written_at[staged.key] = self._clock()
+            self.resends[staged.key] = staged.resends + 1
             return True
 
     def presign_upload(

@@ -1,5 +1,6 @@
 """The sweeper with in-memory fakes: stuck images get their missing jobs once, then time out;
-images still within their timeout, or no longer processing, are left alone."""
+images still within their timeout, or no longer processing, are left alone. Uploads whose
+Ingest never finished get their event again, then their image times out."""
 
 from __future__ import annotations
 
@@ -53,9 +54,15 @@ def deps_for(
     jobs: InMemoryJobQueue,
     clock: FixedClock,
     events: InMemoryEvents | None = None,
+    storage: InMemoryStorage | None = None,
 ) -> SweepDeps:
     return SweepDeps(
-        images=images, jobs=jobs, clock=clock, events=events or InMemoryEvents(), timeout=TIMEOUT
+        images=images,
+        jobs=jobs,
+        clock=clock,
+        events=events or InMemoryEvents(),
+        timeout=TIMEOUT,
+        storage=storage or InMemoryStorage(clock),
     )
 
 
@@ -254,3 +261,84 @@ def test_a_job_running_when_its_image_times_out_records_nothing_and_keeps_nothin
     )
     assert set(storage.objects) == {image.original_key}
     assert events.all() == []
+
+
+def a_pending_upload(
+    images: InMemoryImageRepository, storage: InMemoryStorage, clock: FixedClock
+) -> Image:
+    """An image presigned and uploaded (its bytes under uploads/) whose Ingest never ran."""
+    now = clock()
+    image, _ = images.create(replace(an_image("img-1"), created_at=now, updated_at=now))
+    storage.put(keys.staging_key("img-1"), b"bytes", content_type="image/jpeg")
+    return image
+
+
+def test_an_upload_left_by_a_lost_ingest_gets_its_event_again_then_times_out() -> None:
+    # Given an upload whose Ingest event was lost
+    images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
+    storage, events = InMemoryStorage(clock), InMemoryEvents()
+    a_pending_upload(images, storage, clock)
+    deps = deps_for(images, jobs, clock, events, storage)
+    staging = keys.staging_key("img-1")
+
+    # When the sweeper runs within the timeout, Then it leaves the upload alone
+    clock.advance(TIMEOUT.total_seconds() - 60)
+    assert sweep(deps).restaged == []
+
+    # When it runs past the timeout, twice a timeout apart, Then it writes the upload over
+    # itself each time (S3 sends its event again), keeping its bytes and type
+    for resends in (1, 2):
+        clock.advance(TIMEOUT.total_seconds() + 60)
+        assert sweep(deps).restaged == [staging]
+        assert storage.resends[staging] == resends
+        assert storage.objects[staging] == b"bytes"
+        assert storage.content_types[staging] == "image/jpeg"
+
+    # When Ingest still never finished, a timeout after the last resend
+    clock.advance(TIMEOUT.total_seconds() + 60)
+    report = sweep(deps)
+
+    # Then the image ends failed with processing_timeout, announced, and the upload is removed
+    assert report.timed_out == ["img-1"]
+    image = images.get("img-1")
+    assert image is not None
+    assert (image.status, image.error_code) == (ImageStatus.FAILED, "processing_timeout")
+    assert "not ingested after 3 deliveries" in (image.error_message or "")
+    assert events.types() == [("img-1", EventType.FAILED)]
+    assert staging not in storage.objects
+
+
+def test_an_upload_ingested_meanwhile_is_only_removed() -> None:
+    # Given an upload already resent twice, whose image Ingest has since recorded processing
+    images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
+    storage, events = InMemoryStorage(clock), InMemoryEvents()
+    image = a_pending_upload(images, storage, clock)
+    storage.resends[keys.staging_key("img-1")] = 2
+    images.save(replace(image, status=ImageStatus.PROCESSING))
+    clock.advance(TIMEOUT.total_seconds() + 60)
+    # When the sweeper finds the upload again
+    report = sweep(deps_for(images, jobs, clock, events, storage))
+    # Then the image is left as it is, and only the leftover upload goes
+    assert report.timed_out == []
+    stored = images.get("img-1")
+    assert stored is not None
+    assert stored.status is ImageStatus.PROCESSING
+    assert events.all() == []
+    assert storage.objects == {}
+
+
+def test_anything_else_under_uploads_is_left_to_the_bucket_lifecycle_after_its_resends() -> None:
+    # Given an object under uploads/ that no presign made
+    images, jobs, clock = InMemoryImageRepository(), InMemoryJobQueue(), FixedClock()
+    storage = InMemoryStorage(clock)
+    storage.put("uploads/not an image id", b"x")
+    deps = deps_for(images, jobs, clock, storage=storage)
+    # When the sweeper has found it three times
+    reports = []
+    for _ in range(3):
+        clock.advance(TIMEOUT.total_seconds() + 60)
+        reports.append(sweep(deps))
+    # Then its event was sent again twice (Ingest skips it), and then it was removed
+    assert [r.restaged for r in reports] == [["uploads/not an image id"]] * 2 + [[]]
+    assert [r.timed_out for r in reports] == [[], [], []]
+    assert storage.objects == {}

@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from imagepipe.domain.model import UploadTarget
+from imagepipe.domain import keys
+from imagepipe.domain.model import Staged, UploadTarget
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # DeleteObjects takes at most 1000 keys per call.
 _DELETE_BATCH = 1000
+# Kept on an upload written over itself by the sweeper (x-amz-meta-resends).
+_RESENDS = "resends"
 
 
 class S3Storage:
@@ -90,6 +93,48 @@ class S3Storage:
                 MetadataDirective="REPLACE",
                 ContentType=content_type,
                 CacheControl=cache_control,
+            )
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
+
+    def staged_before(self, cutoff: datetime) -> list[Staged]:
+        client = self._client()
+        staged = []
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=keys.STAGING_PREFIX):
+            for listed in page.get("Contents", []):
+                if listed["LastModified"] >= cutoff:
+                    continue
+                try:
+                    head = client.head_object(Bucket=self._bucket, Key=listed["Key"])
+                except ClientError as error:
+                    if _missing(error):
+                        continue  # ingested since the listing
+                    raise
+                resends = head.get("Metadata", {}).get(_RESENDS, "0")
+                staged.append(
+                    Staged(
+                        key=listed["Key"],
+                        content_type=head.get("ContentType", "application/octet-stream"),
+                        resends=int(resends) if resends.isdigit() else 0,
+                    )
+                )
+        return staged
+
+    def restage(self, staged: Staged) -> bool:
+        try:
+            self._client().copy_object(
+                Bucket=self._bucket,
+                Key=staged.key,
+                CopySource={"Bucket": self._bucket, "Key": staged.key},
+                # S3 copies an object onto itself only when something changes: the count does.
+                MetadataDirective="REPLACE",
+                Metadata={_RESENDS: str(staged.resends + 1)},
+                ContentType=staged.content_type,
+                ChecksumAlgorithm="SHA256",
             )
         except ClientError as error:
             if _missing(error):

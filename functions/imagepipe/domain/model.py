@@ -158,6 +158,15 @@ class Rendered:
     content_type: str
 
 
+@dataclass(frozen=True)
+class Staged:
+    """An upload still under uploads/: Ingest has not finished with it."""
+
+    key: str
+    content_type: str
+    resends: int  # how often its ObjectCreated event was made to happen again
+
+
 class JobKind(StrEnum):
     VARIANTS = "variants"
     METADATA = "metadata"

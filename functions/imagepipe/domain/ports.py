@@ -15,6 +15,7 @@ from imagepipe.domain.model import (
     JobKind,
     Rendered,
     SessionLink,
+    Staged,
     UploadTarget,
 )
 
@@ -134,6 +135,15 @@ class ObjectStorage(Protocol):
 
     def copy(self, source: str, target: str, *, content_type: str, cache_control: str) -> bool:
         """Server-side copy; False when the source does not exist (any more)."""
+        ...
+
+    def staged_before(self, cutoff: datetime) -> list[Staged]:
+        """The uploads under uploads/ last written before `cutoff`."""
+        ...
+
+    def restage(self, staged: Staged) -> bool:
+        """Write the upload over itself (a server-side copy, the bytes unchanged) so that S3
+        sends its ObjectCreated event again, counting one more resend; False when it is gone."""
         ...
 
 

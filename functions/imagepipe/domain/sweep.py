@@ -1,18 +1,34 @@
 """The sweeper (scheduled): no image stays `processing` for ever. An image whose jobs started
 more than the timeout ago gets its missing jobs sent once more; if it is still `processing` a
 timeout after that, it ends `failed` with `processing_timeout`. Late jobs then change nothing
-(a job only works on a `processing` image)."""
+(a job only works on a `processing` image).
+
+Nor does an upload wait for ever for its Ingest: Ingest removes each upload it is done with, so
+one still under uploads/ a timeout after it was written lost its event (Ingest failed past
+Lambda's retries, or S3 never sent it). It is written over itself, so that S3 sends the event
+again, up to MAX_RESENDS times; after that its image ends `failed` with `processing_timeout`
+and the upload is removed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from imagepipe.domain import keys
 from imagepipe.domain.errors import ErrorCode
 from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.locking import update_image
-from imagepipe.domain.model import Image, JobKind
-from imagepipe.domain.ports import Clock, EventPublisher, ImageRepository, JobQueue
+from imagepipe.domain.model import Image, ImageStatus, JobKind, Staged
+from imagepipe.domain.ports import (
+    Clock,
+    EventPublisher,
+    ImageRepository,
+    JobQueue,
+    ObjectStorage,
+)
+from imagepipe.domain.validation import IMAGE_ID_PATTERN
+
+MAX_RESENDS = 2
 
 
 @dataclass(frozen=True)
@@ -22,12 +38,14 @@ class SweepDeps:
     clock: Clock
     events: EventPublisher
     timeout: timedelta
+    storage: ObjectStorage
 
 
 @dataclass
 class SweepReport:
     resent: list[str] = field(default_factory=list)  # image ids whose missing jobs were resent
     timed_out: list[str] = field(default_factory=list)  # image ids that ended processing_timeout
+    restaged: list[str] = field(default_factory=list)  # uploads whose event was made again
 
 
 def sweep(deps: SweepDeps) -> SweepReport:
@@ -41,7 +59,33 @@ def sweep(deps: SweepDeps) -> SweepReport:
                 report.resent.append(image.image_id)
         elif _time_out(image, cutoff, deps):
             report.timed_out.append(image.image_id)
+    for staged in deps.storage.staged_before(cutoff):
+        if staged.resends < MAX_RESENDS:
+            if deps.storage.restage(staged):
+                report.restaged.append(staged.key)
+        elif _give_up_ingest(staged, deps):
+            report.timed_out.append(staged.key.removeprefix(keys.STAGING_PREFIX))
     return report
+
+
+def _give_up_ingest(staged: Staged, deps: SweepDeps) -> bool:
+    """The upload's event was sent again and again, and Ingest never finished with it."""
+    image_id = staged.key.removeprefix(keys.STAGING_PREFIX)
+    failed = None
+    if IMAGE_ID_PATTERN.fullmatch(image_id):
+        tries = 1 + staged.resends
+        message = f"uploaded, but not ingested after {tries} deliveries of its upload event"
+
+        def fail(current: Image) -> Image | None:
+            if current.status is not ImageStatus.PENDING_UPLOAD:
+                return None  # ingested meanwhile (or failed): its own Ingest removes the upload
+            return current.failed(ErrorCode.PROCESSING_TIMEOUT, message, deps.clock())
+
+        failed = update_image(deps.images, image_id, fail)
+        if failed is not None:
+            deps.events.publish(ImageEvent.of(EventType.FAILED, failed, deps.clock()))
+    deps.storage.delete([staged.key], [])
+    return failed is not None
 
 
 def _overdue(image: Image, cutoff: datetime) -> bool:

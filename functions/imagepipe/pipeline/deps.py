@@ -111,6 +111,7 @@ def sweeper_deps() -> SweepDeps:
         clock=utc_now,
         events=publisher(settings),
         timeout=timedelta(seconds=settings.processing_timeout_seconds),
+        storage=S3Storage(settings.images_bucket, partial(s3_client, settings.region)),
     )
 
 
