@@ -92,6 +92,25 @@ class HttpResponse:
         return json.loads(self.body) if self.body else None
 
 
+# API Gateway HTTP APIs accept request payloads up to 10 MB and answer larger ones themselves.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+TOO_LARGE = '{"message":"Request Entity Too Large"}'
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None past `limit` bytes (declared or sent): it is not read on."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class LocalHttpApi:
     """Turns HTTP requests into API Gateway v2 events for the handler the template routes to,
     behind the template's JWT authorizer when one is given (`imagepipe local --auth jwt`)."""
@@ -254,7 +273,11 @@ class HttpFront:
                 if target.suffix == ".html":
                     headers["content-security-policy"] = self.page_policy
                 return Response(target.read_bytes(), 200, headers=headers, media_type=kind)
-            body = await request.body()
+            body = await _body_within(request, MAX_PAYLOAD_BYTES)
+            if body is None:
+                return Response(
+                    TOO_LARGE, 413, headers={"content-type": "application/json", **FRONT_HEADERS}
+                )
             # The handlers are synchronous, as in Lambda: each call gets a worker thread.
             response = await run_in_threadpool(
                 api.request,

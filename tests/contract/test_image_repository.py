@@ -54,6 +54,22 @@ def test_create_claims_the_hash_once_and_starts_at_version_1(images: ImageReposi
     assert images.get("img-2") is None
 
 
+def test_a_create_retried_after_its_first_attempt_got_through_returns_it_as_created(
+    images: ImageRepository,
+) -> None:
+    # Given an image created once, whose caller never heard back (its answer was lost)
+    images.create(an_image("img-1"))
+
+    # When the very same create is made again
+    again, is_new = images.create(an_image("img-1"))
+
+    # Then it is that image, created (no second image, no error), its claim in place
+    assert (again, is_new) == (replace(an_image("img-1"), version=1), True)
+    found = images.find_by_hash("t", SHA)
+    assert found is not None
+    assert found.image_id == "img-1"
+
+
 def test_find_by_hash_is_per_tenant(images: ImageRepository) -> None:
     # Given two tenants that uploaded identical bytes
     _, mine_new = images.create(an_image("img-1", tenant="t-1"))

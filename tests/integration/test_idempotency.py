@@ -1,6 +1,7 @@
-"""Ingest's idempotency under ambiguous writes and concurrent deliveries, on moto: a put that
-DynamoDB applied before the answer was lost is recognised as our own when the SDK retries it,
-and a delivery meeting another's in-progress record waits for it instead of failing."""
+"""Writes whose answer was lost, and concurrent deliveries, on moto: a put that DynamoDB applied
+before the answer was lost is recognised as our own when it is retried (Ingest's idempotency
+record, an image's record and claim), and a delivery meeting another's in-progress record
+waits for it instead of failing."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from imagepipe.adapters.idempotency import IdempotencyStore
+from imagepipe.adapters.mapping import image_to_record
+from imagepipe.adapters.records import ImageRecord, bind
 from imagepipe.pipeline.ingest import ingest_waiting
 from imagepipe_local.template import Template
+from tests.contract.samples import an_image
+from tests.integration.helpers import images_repo
 
 
 def in_progress(key: str, *, expiry_ms: int) -> DataRecord:
@@ -97,3 +102,22 @@ def test_a_delivery_without_time_to_wait_gives_up_for_lambda_to_retry() -> None:
     with pytest.raises(IdempotencyAlreadyInProgressError):
         ingest_waiting({}, idempotent, lambda: next(remaining), sleep=waited.append)
     assert waited == [0.2, 0.4, 0.8]
+
+
+def test_a_create_whose_record_got_through_but_not_its_claim_finishes_the_claim(
+    aws: Template,
+) -> None:
+    # Given an image whose record was written by a create that then died before its claim
+    images = images_repo(aws)
+    image = an_image("img-1")
+    image_to_record(bind(ImageRecord, aws.physical_name("ImagesTable"), "us-east-1"), image).save()
+    assert images.find_by_hash("t", image.sha256) is None
+
+    # When the create is made again
+    created, is_new = images.create(image)
+
+    # Then it is that image, created, and it now owns its hash: no second record
+    assert (created.image_id, is_new) == ("img-1", True)
+    owner = images.find_by_hash("t", image.sha256)
+    assert owner is not None
+    assert owner.image_id == "img-1"

@@ -118,3 +118,39 @@ def test_pages_carry_a_policy_without_inline_script_and_nosniff(port: int, path:
     assert directives["frame-ancestors"] == "'none'"
     assert f"ws://127.0.0.1:{port}" in directives["connect-src"]
     assert response.getheader("x-content-type-options") == "nosniff"
+
+
+def _chunks(total: int) -> Iterator[bytes]:
+    for _ in range(total // (1 << 20)):
+        yield b" " * (1 << 20)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_api_gateways_10_mb_gets_its_413_before_any_function(
+    port: int, chunked: bool
+) -> None:
+    # Given a request body of 11 MiB, declared up front or streamed in chunks
+    total = 11 * (1 << 20)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        # When it is POSTed to a route
+        if chunked:
+            connection.request(
+                "POST",
+                "/uploads",
+                body=_chunks(total),
+                headers={"Content-Type": "application/json"},
+                encode_chunked=True,
+            )
+        else:  # declared: the front answers before a byte of it is read
+            connection.putrequest("POST", "/uploads")
+            connection.putheader("Content-Type", "application/json")
+            connection.putheader("Content-Length", str(total))
+            connection.endheaders()
+        response = connection.getresponse()
+        # Then the front answers as API Gateway does, without invoking the function (no
+        # emulator runs here: a handler would fail with a 500)
+        assert response.status == 413
+        assert response.read() == b'{"message":"Request Entity Too Large"}'
+    finally:
+        connection.close()

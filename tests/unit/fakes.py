@@ -69,7 +69,11 @@ class InMemoryImageRepository:
         with self._lock:
             owner = self._claims.get((image.tenant, image.sha256))
             if owner is not None and owner in self._records:
-                return _copy(self._records[owner]), False
+                # The very image again (a retried create whose first attempt got through) is
+                # the one created; any other image for these bytes gets the owner.
+                stored = self._records[owner]
+                retried = replace(stored, version=None) == image
+                return _copy(stored), retried
             if image.image_id in self._records:
                 raise ConcurrentModification(f"image id {image.image_id} is already taken")
             stored = replace(_copy(image), version=1)

@@ -20,10 +20,16 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
-# Every client (pynamodb's and Powertools' included) retries throttling and 5xx the same way:
-# standard mode (exponential backoff with jitter, a retry quota), 5 attempts in all.
+# Every client (pynamodb's and Powertools' included) retries throttling, 5xx and dropped
+# connections the same way: 5 attempts in all, exponential backoff with jitter. Legacy mode on
+# purpose: standard mode adds a per-client retry quota (a retry costs 5 tokens, a success gives
+# 1 back) that switches retries off once more than about 1 call in 6 fails, and a warm Lambda
+# keeps its client: at 30 % injected faults the presign function's quota stayed empty and 21 of
+# its requests failed on the first error, unretried. Every write here is idempotent or
+# conditional, so retrying through a bad minute is safe; Lambda's timeout bounds it.
 MAX_ATTEMPTS = 5
-SDK_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
+RETRIES = {"mode": "legacy", "total_max_attempts": MAX_ATTEMPTS}
+SDK_CONFIG = Config(retries=RETRIES)  # type: ignore[arg-type]
 # SigV4 for presigned POSTs (their checksum condition needs it).
 _S3_CONFIG = SDK_CONFIG.merge(Config(signature_version="s3v4"))
 # Regional virtual-hosted URLs (<bucket>.s3.<region>.amazonaws.com): the global endpoint answers

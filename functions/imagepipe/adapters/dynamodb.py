@@ -86,13 +86,16 @@ class DynamoImageRepository:
         except PutError as error:
             if not _conditional_failure(error):
                 raise
-            # The id is taken: by this very image (a retried create) or by another one.
-            owner = self.find_by_hash(image.tenant, image.sha256)
-            if owner is None:
-                raise ConcurrentModification(
-                    f"image id {image.image_id} is already taken"
-                ) from error
-            return owner, False
+            if not self._is_ours(record):
+                # The id is taken: by an image created for these bytes before, or another one.
+                owner = self.find_by_hash(image.tenant, image.sha256)
+                if owner is None:
+                    raise ConcurrentModification(
+                        f"image id {image.image_id} is already taken"
+                    ) from error
+                return owner, False
+            # Else the SDK's retry met our own first attempt, applied before its answer was
+            # lost: the record is there, the claim is still to be made.
         claim = self._claims(
             claim_pk(image.tenant, image.sha256),
             image_id=image.image_id,
@@ -101,19 +104,37 @@ class DynamoImageRepository:
         try:
             claim.save(condition=self._claims.pk.does_not_exist())
         except PutError as error:
+            winner = (
+                self.find_by_hash(image.tenant, image.sha256)
+                if _conditional_failure(error)
+                else None
+            )
+            if winner is not None and winner.image_id == image.image_id:
+                return winner, True  # our own claim, applied before its answer was lost
             # Our record must not outlive a lost claim; if even that delete fails, the original
             # error is the one worth reporting (the stray record owns no hash and is harmless).
             with contextlib.suppress(DeleteError):
                 record.delete()
             if not _conditional_failure(error):
                 raise
-            winner = self.find_by_hash(image.tenant, image.sha256)
             if winner is None:
                 raise ConcurrentModification(
                     "the image owning this hash was just deleted"
                 ) from error
             return winner, False
         return record_to_image(record), True
+
+    def _is_ours(self, record: ImageRecord) -> bool:
+        """Whether the stored record with this one's id is the one we were writing."""
+        try:
+            stored = self._records.get(record.pk, consistent_read=True)
+        except DoesNotExist:
+            return False
+        return (stored.tenant, stored.sha256, stored.created_at) == (
+            record.tenant,
+            record.sha256,
+            record.created_at,
+        )
 
     def save(self, image: Image) -> Image:
         if image.version is None:

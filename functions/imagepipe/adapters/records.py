@@ -27,7 +27,7 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
-from imagepipe.adapters.aws import MAX_ATTEMPTS
+from imagepipe.adapters.aws import RETRIES
 
 IMAGE_PK_PREFIX = "image#"
 CLAIM_PK_PREFIX = "sha256#"
@@ -245,7 +245,9 @@ M = TypeVar("M", bound=Model)
 @cache
 def bind(model: type[M], table_name: str, region: str) -> type[M]:
     """A subclass of `model` bound to a concrete table (pynamodb reads the name from Meta)."""
-    # pynamodb's client retries like the others (its setting counts retries, not attempts).
-    settings = {"table_name": table_name, "region": region, "max_retry_attempts": MAX_ATTEMPTS - 1}
-    meta = type("Meta", (), settings)
-    return type(model.__name__, (model,), {"Meta": meta, "__module__": model.__module__})
+    meta = type("Meta", (), {"table_name": table_name, "region": region})
+    bound: type[M] = type(model.__name__, (model,), {"Meta": meta, "__module__": model.__module__})
+    # pynamodb's client retries like the others (aws.RETRIES). Its Meta has no setting for the
+    # retry mode, only its settings file; the connection takes it before it makes its client.
+    bound._get_connection().connection._retry_configuration = dict(RETRIES)  # type: ignore[assignment]
+    return bound
