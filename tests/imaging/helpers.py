@@ -62,6 +62,30 @@ def png_header_only(width: int, height: int, rows: int = 16) -> bytes:
 # --- EXIF -------------------------------------------------------------------------------------
 
 
+def png_zeros(width: int, height: int, *, colour: int) -> bytes:
+    """A valid PNG of width x height zero pixels: kilobytes of file, megabytes of pixels."""
+    channels = {0: 1, 2: 3, 6: 4}[colour]
+    compressor = zlib.compressobj(9)
+    # Fed in 4 MiB slices, so that hundreds of MB of raw rows never sit in memory (the parent's
+    # pages count in every forked job's resident set).
+    remaining = height * (1 + width * channels)
+    idat = b""
+    # All zeros: every row's filter byte (None) and every pixel.
+    slice_ = b"\x00" * (1 << 22)
+    while remaining:
+        step = min(remaining, len(slice_))
+        idat += compressor.compress(slice_[:step])
+        remaining -= step
+    idat += compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
+
+
 def rational(value: float, denominator: int = 10_000) -> IFDRational:
     return IFDRational(round(value * denominator), denominator)
 
