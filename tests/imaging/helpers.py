@@ -4,13 +4,27 @@ ICC profile, EXIF with GPS, and the colour maths to check conversions against.""
 from __future__ import annotations
 
 import io
+import json
 import struct
+import subprocess
+import sys
+import textwrap
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PIL import ExifTags, Image, ImageChops, ImageStat
 from PIL.TiffImagePlugin import IFDRational
+
+ROOT = Path(__file__).resolve().parents[2]
+# Read from the kernel's VmHWM: ru_maxrss survives exec, so a process started by pytest would
+# begin at pytest's own peak and hide what it allocates itself.
+_PEAK = """
+def peak_kib():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+"""
 
 Matrix = Sequence[Sequence[float]]
 Vector = Sequence[float]
@@ -39,6 +53,21 @@ def mad(a: Image.Image, b: Image.Image, mode: str = "RGB") -> float:
 def shrink(img: Image.Image, width: int) -> Image.Image:
     height = round(img.height * width / img.width)
     return img.resize((width, height), Image.Resampling.LANCZOS)
+
+
+def run_python(script: str, *args: str) -> Any:
+    """The JSON that `script` prints, run by a fresh interpreter that sees only functions/;
+    the script may call peak_kib(), its peak resident set so far."""
+    # The test's own interpreter and script: no outside input.
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _PEAK + textwrap.dedent(script), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT / "functions"), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    return json.loads(done.stdout)
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:

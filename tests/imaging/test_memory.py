@@ -3,11 +3,7 @@ refused from their header, and the estimate holds against what Pillow really tak
 
 from __future__ import annotations
 
-import json
 import struct
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,9 +11,7 @@ import pytest
 from imagepipe.adapters.codec import PillowCodec
 from imagepipe.imaging import ImagingError, Limits, decode_budget, probe
 from imagepipe.imaging.memory import MIB
-from tests.imaging.helpers import png_chunk, png_zeros
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.imaging.helpers import png_chunk, png_zeros, run_python
 
 
 def _budget(memory_mb: int) -> Limits:
@@ -69,33 +63,20 @@ def test_the_estimate_is_what_a_decode_really_takes(tmp_path: Path) -> None:
     path = tmp_path / "thin.png"
     path.write_bytes(png_zeros(1, 5_000_000, colour=6))
     # When a separate process estimates it, then loads it and makes the thumbnail
-    script = textwrap.dedent(
+    result = run_python(
         """
         import json, sys
         from imagepipe.imaging import Limits, load, thumbnail
         from imagepipe.imaging.memory import decode_bytes
-        def peak():
-            # VmHWM, not ru_maxrss: after exec, ru_maxrss still holds the forking parent's.
-            with open("/proc/self/status") as status:
-                return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) * 1024
         data = open(sys.argv[1], "rb").read()
         estimate = decode_bytes("png", (1, 5_000_000), "RGBA", has_alpha=True, has_icc=False,
                                 orientation=1, decoder_bytes=10)
-        before = peak()
+        before = peak_kib()
         thumbnail(load(data, Limits()))
-        print(json.dumps({"estimate": estimate, "grown": peak() - before}))
-        """
+        print(json.dumps({"estimate": estimate, "grown": (peak_kib() - before) * 1024}))
+        """,
+        str(path),
     )
-    # The test's own interpreter and script: no outside input.
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", script, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(ROOT / "functions"), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    )
-    result = json.loads(done.stdout)
     # Then the process grew by about the estimate: never more than 5 % over it, nor less than
     # 80 % of it (an estimate far above reality would refuse images that fit)
     assert result["grown"] <= result["estimate"] * 1.05
