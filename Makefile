@@ -22,7 +22,7 @@ SAM_REGION ?= us-east-1
 # current version first (so `python3` is unchanged) and add every other installed one.
 PYENV_ALL := $(shell command -v pyenv >/dev/null 2>&1 && { pyenv version-name 2>/dev/null | tr ':' '\n'; pyenv versions --bare --skip-aliases 2>/dev/null; } | grep -E '^3\.[0-9]+\.[0-9]+$$' | awk '!seen[$$0]++' | paste -sd: -)
 
-.PHONY: help install run test unit pr lint format openapi bench validate build clean chromium
+.PHONY: help install run test unit pr lint format openapi bench fuzz validate build clean chromium
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 
 bench: $(STAMP)  ## imaging benchmark: our Variants job vs a naive Pillow job (tests/bench/RESULTS.md)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+fuzz: $(STAMP)  ## seeded mutations of real images through prepare, variants, analyze (FUZZ_CASES, FUZZ_SEED)
+	$(BIN)/python -m tests.fuzz $(if $(FUZZ_CASES),--cases $(FUZZ_CASES)) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) $(FUZZ_ARGS)
 
 $(TOOLS)/%/.installed: tools/%.txt
 	@test -x $(TOOLS)/$*/bin/python || $(PYTHON) -m venv $(TOOLS)/$*

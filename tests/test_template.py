@@ -153,6 +153,23 @@ def test_template_environment_satisfies_the_function_settings(
     settings.model_validate({"AWS_REGION": "us-east-1", **env})
 
 
+def test_the_local_decode_budget_is_the_smallest_processing_function(
+    template: Template,
+) -> None:
+    # Given the memory of the functions that decode images, as the template sets it
+    memory = {
+        function: int(template.resolve(template.properties(function)["MemorySize"]))
+        for function in ("IngestFunction", "VariantsFunction", "MetadataFunction")
+    }
+    # When their settings are read without Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE (the local
+    # stack runs every handler in one process)
+    default = IngestSettings.model_fields["memory_mb"].default
+    # Then the decode budget is that of the smallest: nothing passes locally that one refuses
+    assert default == min(memory.values())
+    assert VariantsSettings.model_fields["memory_mb"].default == default
+    assert MetadataSettings.model_fields["memory_mb"].default == default
+
+
 def test_presign_expiry_is_short(template: Template) -> None:
     # Given the template's PresignExpirySeconds parameter
     spec = template.data["Parameters"]["PresignExpirySeconds"]

@@ -39,7 +39,16 @@ class ImagesApiSettings(_Settings):
     ticket_key_secret: str = Field(alias="TICKET_KEY_SECRET", min_length=1)
 
 
-class IngestSettings(_Settings):
+class _ImagingSettings(_Settings):
+    """The functions that decode images: a decode may take what their memory allows."""
+
+    # Lambda sets the function's MemorySize here. The local stack runs every handler in one
+    # process, where it cannot differ per function: there the smallest of the three applies
+    # (tests/test_template.py holds the default to the template).
+    memory_mb: int = Field(default=1024, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE", gt=0)
+
+
+class IngestSettings(_ImagingSettings):
     """IngestFunction."""
 
     max_pixels: int = Field(default=50_000_000, alias="MAX_PIXELS", gt=0)
@@ -49,14 +58,14 @@ class IngestSettings(_Settings):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
 
 
-class VariantsSettings(_Settings):
+class VariantsSettings(_ImagingSettings):
     """VariantsFunction."""
 
     avif_speed: int = Field(default=9, alias="AVIF_SPEED", ge=0, le=10)
     encode_workers: int = Field(default=1, alias="ENCODE_WORKERS", ge=1, le=16)
 
 
-class MetadataSettings(_Settings):
+class MetadataSettings(_ImagingSettings):
     """MetadataFunction."""
 
     labels_provider: Literal["none", "rekognition"] = Field(default="none", alias="LABELS_PROVIDER")

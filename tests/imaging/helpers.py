@@ -4,13 +4,27 @@ ICC profile, EXIF with GPS, and the colour maths to check conversions against.""
 from __future__ import annotations
 
 import io
+import json
 import struct
+import subprocess
+import sys
+import textwrap
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PIL import ExifTags, Image, ImageChops, ImageStat
 from PIL.TiffImagePlugin import IFDRational
+
+ROOT = Path(__file__).resolve().parents[2]
+# Read from the kernel's VmHWM: ru_maxrss survives exec, so a process started by pytest would
+# begin at pytest's own peak and hide what it allocates itself.
+_PEAK = """
+def peak_kib():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+"""
 
 Matrix = Sequence[Sequence[float]]
 Vector = Sequence[float]
@@ -41,6 +55,21 @@ def shrink(img: Image.Image, width: int) -> Image.Image:
     return img.resize((width, height), Image.Resampling.LANCZOS)
 
 
+def run_python(script: str, *args: str) -> Any:
+    """The JSON that `script` prints, run by a fresh interpreter that sees only functions/;
+    the script may call peak_kib(), its peak resident set so far."""
+    # The test's own interpreter and script: no outside input.
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _PEAK + textwrap.dedent(script), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT / "functions"), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    return json.loads(done.stdout)
+
+
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
     crc = zlib.crc32(kind + payload)
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
@@ -60,6 +89,30 @@ def png_header_only(width: int, height: int, rows: int = 16) -> bytes:
 
 
 # --- EXIF -------------------------------------------------------------------------------------
+
+
+def png_zeros(width: int, height: int, *, colour: int) -> bytes:
+    """A valid PNG of width x height zero pixels: kilobytes of file, megabytes of pixels."""
+    channels = {0: 1, 2: 3, 6: 4}[colour]
+    compressor = zlib.compressobj(9)
+    # Fed in 4 MiB slices, so that hundreds of MB of raw rows never sit in memory (the parent's
+    # pages count in every forked job's resident set).
+    remaining = height * (1 + width * channels)
+    idat = b""
+    # All zeros: every row's filter byte (None) and every pixel.
+    slice_ = b"\x00" * (1 << 22)
+    while remaining:
+        step = min(remaining, len(slice_))
+        idat += compressor.compress(slice_[:step])
+        remaining -= step
+    idat += compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def rational(value: float, denominator: int = 10_000) -> IFDRational:

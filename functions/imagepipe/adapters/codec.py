@@ -20,10 +20,16 @@ class PillowCodec:
         *,
         max_pixels: int = 50_000_000,
         max_frames: int = 200,
+        memory_mb: int | None = None,
         avif_speed: int = imaging.DEFAULT_AVIF_SPEED,
         workers: int = 1,
     ) -> None:
-        self._limits = imaging.Limits(max_pixels=max_pixels, max_frames=max_frames)
+        # memory_mb: the function's MemorySize; what a decode may take follows from it.
+        self._limits = imaging.Limits(
+            max_pixels=max_pixels,
+            max_frames=max_frames,
+            max_decode_bytes=None if memory_mb is None else imaging.decode_budget(memory_mb),
+        )
         self._avif_speed = avif_speed
         self._workers = workers
 

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     TOO_MANY_PIXELS = "too_many_pixels"
     TOO_MANY_FRAMES = "too_many_frames"
+    TOO_MUCH_MEMORY = "too_much_memory"
     CORRUPT_IMAGE = "corrupt_image"
     ENCODE_FAILED = "encode_failed"
     PROCESSING_TIMEOUT = "processing_timeout"
@@ -50,6 +51,7 @@ IMAGE_ERRORS: frozenset[ErrorCode] = frozenset(
         ErrorCode.UNSUPPORTED_FORMAT,
         ErrorCode.TOO_MANY_PIXELS,
         ErrorCode.TOO_MANY_FRAMES,
+        ErrorCode.TOO_MUCH_MEMORY,
         ErrorCode.CORRUPT_IMAGE,
         ErrorCode.ENCODE_FAILED,
         ErrorCode.PROCESSING_TIMEOUT,

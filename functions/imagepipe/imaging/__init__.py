@@ -3,7 +3,8 @@
 Handlers and the domain reach it through an adapter; the API functions never import it, so
 their cold starts never pay for Pillow.
 
-    probe(data, limits)      header only: format, size as shown, frames, mode; limits enforced
+    probe(data, limits)      header only: format, size as shown, frames, mode; limits (pixels,
+                             frames, the memory the decode would take) enforced
     load(data, limits)       the first frame, upright, sRGB, RGB or RGBA, no metadata
     thumbnail(img)           150x150 cover crop, WebP q70
     variants(img)            small/medium/large x WebP/AVIF, never enlarged, no metadata
@@ -19,6 +20,7 @@ from imagepipe.imaging.analyze import analyze
 from imagepipe.imaging.decode import Limits, Probe, load, probe
 from imagepipe.imaging.errors import ImagingError
 from imagepipe.imaging.formats import sniff
+from imagepipe.imaging.memory import decode_budget
 from imagepipe.imaging.phash import phash
 from imagepipe.imaging.render import (
     DEFAULT_AVIF_SPEED,
@@ -35,6 +37,7 @@ __all__ = [
     "Limits",
     "Probe",
     "analyze",
+    "decode_budget",
     "load",
     "phash",
     "preview_jpeg",

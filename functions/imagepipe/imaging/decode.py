@@ -23,6 +23,7 @@ from imagepipe.imaging import _pillow
 from imagepipe.imaging.colour import to_srgb
 from imagepipe.imaging.errors import ImagingError
 from imagepipe.imaging.formats import FORMATS, SNIFF_BYTES, sniff
+from imagepipe.imaging.memory import MIB, decode_bytes, png_rows_bytes
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Limits:
     # 12 MP "animation" (2.4 GP of pixels behind a small file) do not. Only the first frame
     # is ever decoded, but nothing should accept what it could never afford to read.
     max_animation_pixels: int = 500_000_000
+    # What decoding may take in memory (memory.py): a function's memory less a reserve, set by
+    # the codec from the function's MemorySize. None: no budget (tools and tests).
+    max_decode_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,11 @@ def load(
         upright = _ORIENTATIONS.get(orientation)
         out = converted.transpose(upright) if upright is not None else converted
         if out is img:
-            out = img.copy()  # closing the file below would destroy its pixels
+            # The decoded pixels are the result (RGB with nothing to convert, the usual case):
+            # a new Image on the same core, not a copy that would double the job's peak memory.
+            # Closing the file below then only drops its own reference, and the decoder state
+            # some plugins keep (WebP, AVIF) goes with it.
+            out = img._new(img.im)
     except Image.DecompressionBombError as error:
         raise ImagingError(ErrorCode.TOO_MANY_PIXELS, str(error)) from error
     except DECODE_ERRORS as error:
@@ -176,6 +184,7 @@ def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]
                 f"{frames} frames of {width}x{height} are {frames * width * height} pixels in "
                 f"all, more than {limits.max_animation_pixels}",
             )
+        _check_memory(name, img, orientation, limits, data)
         info = Probe(
             format=name,
             ext=fmt.ext,
@@ -193,6 +202,30 @@ def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]
         img.close()
         raise ImagingError(ErrorCode.CORRUPT_IMAGE, f"cannot read the {name} header") from error
     return img, info, orientation
+
+
+def _check_memory(
+    name: str, img: ImageFile.ImageFile, orientation: int, limits: Limits, data: bytes
+) -> None:
+    if limits.max_decode_bytes is None:
+        return
+    rows = png_rows_bytes(data[:26], img.width) if name == "png" else 0
+    need = decode_bytes(
+        name,
+        img.size,
+        img.mode,
+        has_alpha=_pillow.has_alpha(img),
+        has_icc=bool(img.info.get("icc_profile")),
+        orientation=orientation,
+        decoder_bytes=rows,
+    )
+    if need > limits.max_decode_bytes:
+        width, height = img.size
+        raise ImagingError(
+            ErrorCode.TOO_MUCH_MEMORY,
+            f"decoding {width}x{height} {img.mode} takes about {need // MIB} MiB, more than "
+            f"the {limits.max_decode_bytes // MIB} MiB this function can spare",
+        )
 
 
 def _draft(

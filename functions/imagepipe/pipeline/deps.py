@@ -64,7 +64,11 @@ def ingest_deps() -> IngestDeps:
     settings = IngestSettings.from_env()
     images, storage = _store(settings)
     queue = _job_queue(settings)
-    codec = PillowCodec(max_pixels=settings.max_pixels, max_frames=settings.max_frames)
+    codec = PillowCodec(
+        max_pixels=settings.max_pixels,
+        max_frames=settings.max_frames,
+        memory_mb=settings.memory_mb,
+    )
     return IngestDeps(
         images=images,
         storage=storage,
@@ -79,7 +83,11 @@ def ingest_deps() -> IngestDeps:
 def variants_deps() -> JobDeps:
     settings = VariantsSettings.from_env()
     images, storage = _store(settings)
-    codec = PillowCodec(avif_speed=settings.avif_speed, workers=settings.encode_workers)
+    codec = PillowCodec(
+        memory_mb=settings.memory_mb,
+        avif_speed=settings.avif_speed,
+        workers=settings.encode_workers,
+    )
     return JobDeps(
         images=images, storage=storage, codec=codec, clock=utc_now, events=publisher(settings)
     )
@@ -95,7 +103,7 @@ def metadata_deps() -> JobDeps:
     return JobDeps(
         images=images,
         storage=storage,
-        codec=PillowCodec(),
+        codec=PillowCodec(memory_mb=settings.memory_mb),
         clock=utc_now,
         events=publisher(settings),
         labeler=labeler,
