@@ -12,6 +12,8 @@ a diagram of `imagepipe local` (the tests use the same parts, minus stack and s3
         identity     --auth jwt: the stack as the token issuer (key pair, JWKS, token endpoint)
       persistence    --data-dir: tables and buckets kept between runs
       webhook        --webhook-url: lifecycle events POSTed to a URL (an API destination)
+      sockets        the template's WebSocket API (live updates) and its @connections endpoint
+      faults         --fault-rate: a fraction of the functions' AWS calls failed as AWS fails them
     invoke           one handler run as Lambda runs it (and the stack's log line per invocation)
     iam              each AWS call of a function checked against its template policy
       permissions    the AWS calls each adapter method and each function may make
@@ -20,6 +22,7 @@ a diagram of `imagepipe local` (the tests use the same parts, minus stack and s3
     client           `imagepipe upload`: hash, presign, upload and wait, as a browser does;
                      `imagepipe token`: a token from the local issuer
     redrive          `imagepipe redrive`: dead-lettered jobs back to their queues
+    audit            `imagepipe audit`: does the bucket agree with the tables?
 """
 
 from __future__ import annotations

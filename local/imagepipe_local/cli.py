@@ -38,6 +38,7 @@ def _local(args: argparse.Namespace) -> int:
         fault_mode=args.fault_mode,
         fault_seed=args.fault_seed,
         auth=args.auth,
+        verbose=args.verbose,
     )
     return serve(config)
 
@@ -264,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.add_argument(
         "--fault-seed", type=int, default=0, metavar="N", help="seed of the fault sequence"
+    )
+    local.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print the handlers' own structured logs (Powertools, INFO) besides the line per "
+        "invocation",
     )
     local.add_argument(
         "--auth",

@@ -23,12 +23,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route as AsgiRoute
 
+from imagepipe.domain.validation import ALLOWED_CONTENT_TYPES, MAX_FILES_PER_REQUEST
 from imagepipe_local import log
 from imagepipe_local.authorizer import JwtAuthorizer, Refused
 from imagepipe_local.events import http_api_event
 from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.sockets import LocalWebSocketApi
-from imagepipe_local.template import PROJECT_ROOT, Route
+from imagepipe_local.template import PROJECT_ROOT, Route, Template
 
 # The pages and their npm dependencies (Uppy's prebuilt bundle, installed by `make`, never
 # committed) live in local/web, beside this package and outside the functions' CodeUri.
@@ -200,6 +201,20 @@ def _static_file(path: str) -> Path | None:
     return None
 
 
+# What the pages check before they upload (Uppy's restrictions), from the template and the
+# domain's own rules, so that a file the API would refuse is refused in the browser first.
+LIMITS_PATH = "/static/limits.json"
+
+
+def upload_limits(template: Template) -> dict[str, Any]:
+    environment = template.function_environment("PresignUploadFunction")
+    return {
+        "maxFileBytes": int(environment["MAX_UPLOAD_BYTES"]),
+        "maxFilesPerRequest": MAX_FILES_PER_REQUEST,
+        "allowedContentTypes": sorted(ALLOWED_CONTENT_TYPES),
+    }
+
+
 def _file_in(root: Path, name: str) -> Path | None:
     target = (root / name).resolve()
     # Never a file outside the root, whatever `..` or a symlink says.
@@ -259,11 +274,19 @@ class HttpFront:
 
     def _app(self) -> Starlette:
         api = self.api
+        limits = upload_limits(api.runner.template)
 
         async def serve(request: Request) -> Response:
             path = request.url.path
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers=FRONT_HEADERS)
+            if request.method in ("GET", "HEAD") and path == LIMITS_PATH:
+                return Response(
+                    json.dumps(limits),
+                    200,
+                    headers={"cache-control": "no-store", **FRONT_HEADERS},
+                    media_type="application/json",
+                )
             if request.method in ("GET", "HEAD") and _is_static(path):
                 target = _static_file(path)
                 if target is None:

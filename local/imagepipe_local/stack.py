@@ -10,6 +10,8 @@ import ctypes
 import logging
 import os
 import signal
+import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,8 @@ class StackConfig:
     # "jwt": the stack is the identity provider and the API's issuer, so the template's JWT
     # authorizer guards its routes; "none": no authorizer, every caller is the public tenant.
     auth: str = "none"
+    # The handlers' own structured logs (Powertools, INFO) as well as the line per invocation.
+    verbose: bool = False
 
     @property
     def parameters(self) -> dict[str, str]:
@@ -91,7 +95,9 @@ def local_environment(config: StackConfig) -> dict[str, str]:
         "POWERTOOLS_TRACE_DISABLED": "1",
         # The handlers' JSON logs and metrics stay quiet unless something goes wrong: the
         # stack prints one line per invocation instead.
-        "POWERTOOLS_LOG_LEVEL": os.environ.get("IMAGEPIPE_LOG_LEVEL", "WARNING"),
+        "POWERTOOLS_LOG_LEVEL": os.environ.get(
+            "IMAGEPIPE_LOG_LEVEL", "INFO" if config.verbose else "WARNING"
+        ),
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
 
@@ -226,12 +232,33 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     return bool(libc.mallopt(_M_ARENA_MAX, arenas))
 
 
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        # As the servers bind: a port left in TIME_WAIT by the last run is free; one listened on
+        # is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def serve(config: StackConfig) -> int:
     """`imagepipe local`: run in the foreground until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    # The emulator's request log and boto's credential notices drown the one line per invocation.
-    for noisy in ("werkzeug", "botocore", "aws_lambda_powertools"):
+    # The emulator's request log, boto's credential notices and pynamodb's note that it has no
+    # settings file drown the one line per invocation.
+    for noisy in ("werkzeug", "botocore", "aws_lambda_powertools", "pynamodb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    busy = [port for port in (config.api_port, config.aws_port) if not _free(config.host, port)]
+    if busy:
+        print(
+            f"imagepipe local: port {busy[0]} on {config.host} is in use (another `imagepipe "
+            "local`?): stop it, or choose --api-port/--aws-port",
+            file=sys.stderr,
+        )
+        return 1
     limit_malloc_arenas()
     stopping = threading.Event()
     # Ctrl-C and SIGTERM (e.g. a process manager) both stop the stack cleanly, which also saves

@@ -5,7 +5,7 @@ import { SessionUpdates, liveBadge, oneAtATime } from "./live.js";
 
 const { Uppy, Dashboard, AwsS3 } = window.Uppy;
 // Nothing more will happen to these on their own ("error": Uppy could not send the file).
-const SETTLED = new Set(["completed", "failed", "error"]);
+const SETTLED = new Set(["completed", "failed", "error", "rejected"]);
 const session = "uppy-" + crypto.randomUUID();
 
 async function sha256Hex(blob) {
@@ -42,7 +42,9 @@ function report(item, status, text) {
 }
 
 function show(item, image) {
-  report(item, image.status, image.status + (image.error ? ` — ${image.error.code}: ${image.error.message}` : ""));
+  const stored = item.dataset.stored ? "already stored · " : "";
+  const error = image.error ? ` — ${image.error.code}: ${image.error.message}` : "";
+  report(item, image.status, stored + image.status + error);
   if (image.thumbnail) item.querySelector(".thumb").src = image.thumbnail.dataUri || image.thumbnail.url;
   const variants = item.querySelector(".variants");
   if (image.status !== "completed" || variants.childElementCount) return;
@@ -98,31 +100,74 @@ async function presign(file) {
     }),
   });
   const body = await response.json();
-  if (!response.ok) throw new Error(`${body.error.code}: ${body.error.message}`);
+  if (!response.ok) {
+    const error = new Error(body.error ? body.error.message : `POST /uploads answered ${response.status}`);
+    error.code = body.error && body.error.code;
+    throw error;
+  }
   return body.uploads[0];
 }
 
-const uppy = new Uppy({ restrictions: { allowedFileTypes: ["image/*"], maxNumberOfFiles: 10 } })
+// What the API accepts (types, size, files per request), as the local stack reads it from the
+// template: Uppy refuses anything else before a byte is hashed.
+const limits = await (await fetch("/static/limits.json")).json();
+const uppy = new Uppy({
+  restrictions: {
+    allowedFileTypes: limits.allowedContentTypes,
+    maxFileSize: limits.maxFileBytes,
+    maxNumberOfFiles: limits.maxFilesPerRequest,
+  },
+})
   .use(Dashboard, { inline: true, target: "#dashboard", height: 360 })
   .use(AwsS3, {
     shouldUseMultipart: false,
+    // The presigned POST of each file, asked for before the upload (see the pre-processor).
     async getUploadParameters(file) {
-      const entry = await presign(file);
-      uppy.setFileMeta(file.id, { imageId: entry.imageId });
-      // From here on, messages about this image reach this item.
-      const item = itemOf(file);
-      item.dataset.imageId = entry.imageId;
-      if (!entry.upload) {
-        // Already stored, and no message announces it again: ask once. Uppy has no way to
-        // skip a file, so its upload ends in an error that the page recognises.
-        report(item, "duplicate", "duplicate");
-        refresh(entry.imageId).catch((error) => console.warn(error.message));
-        throw new Error("duplicate: already stored as " + entry.imageId);
-      }
-      report(item, "uploading", "uploading");
+      const entry = targets.get(file.id) || (await presign(file));
+      report(itemOf(file), "uploading", "uploading");
       return entry.upload;  // {method, url, fields, headers}: exactly what Uppy expects
     },
   });
+
+// Each file is presigned before Uppy uploads anything, so that a file the API already holds is
+// marked done ("already stored", nothing sent) and one it refuses shows the API's own message;
+// Uppy then uploads only the rest.
+const targets = new Map();
+uppy.addPreProcessor(async (fileIDs) => {
+  await Promise.all(fileIDs.map(async (id) => {
+    const file = uppy.getFile(id);
+    if (!file || targets.has(id)) return;
+    const item = itemOf(file);
+    let entry;
+    try {
+      entry = await presign(file);
+    } catch (error) {
+      report(item, "rejected", `rejected — ${error.code || "error"}: ${error.message}`);
+      uppy.emit("upload-error", file, error);
+      return;
+    }
+    uppy.setFileMeta(id, { imageId: entry.imageId });
+    // From here on, messages about this image reach this item.
+    item.dataset.imageId = entry.imageId;
+    if (entry.upload) {
+      targets.set(id, entry);
+      return;
+    }
+    // Already stored: done, nothing to send, and no message announces it again: ask once.
+    item.dataset.stored = "true";
+    report(item, "duplicate", "already stored");
+    const link = Object.assign(document.createElement("a"), { href: `/images/${entry.imageId}`, target: "_blank" });
+    link.className = "stored";
+    link.textContent = entry.imageId;
+    item.querySelector(".name").after(link);
+    uppy.emit("upload-success", uppy.getFile(id), {
+      status: 200,
+      body: { imageId: entry.imageId, alreadyStored: true },
+      uploadURL: `/images/${entry.imageId}`,
+    });
+    refresh(entry.imageId).catch((error) => console.warn(error.message));
+  }));
+});
 
 uppy.on("upload-success", (file) => {
   const item = itemOf(file);
@@ -132,7 +177,8 @@ uppy.on("upload-success", (file) => {
   }
 });
 uppy.on("upload-error", (file, error) => {
-  if (!String(error.message).startsWith("duplicate")) report(itemOf(file), "error", "error: " + error.message);
+  const item = itemOf(file);
+  if (item.dataset.status !== "rejected") report(item, "error", "error: " + error.message);
 });
 
 document.getElementById("session").textContent = session;
