@@ -1,5 +1,6 @@
 """SweeperFunction (scheduled): images stuck in `processing` get their missing jobs once more,
-then end `failed` with `processing_timeout`."""
+and uploads Ingest never finished with get their event again (twice); then either ends
+`failed` with `processing_timeout`."""
 
 from __future__ import annotations
 
@@ -24,8 +25,14 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(
         name="ProcessingTimeouts", unit=MetricUnit.Count, value=len(report.timed_out)
     )
+    metrics.add_metric(name="UploadsRestaged", unit=MetricUnit.Count, value=len(report.restaged))
     logger.info(
         "swept",
-        extra={"scheduled_at": event.time, "resent": report.resent, "timed_out": report.timed_out},
+        extra={
+            "scheduled_at": event.time,
+            "resent": report.resent,
+            "timed_out": report.timed_out,
+            "restaged": report.restaged,
+        },
     )
-    return {"resent": report.resent, "timedOut": report.timed_out}
+    return {"resent": report.resent, "timedOut": report.timed_out, "restaged": report.restaged}

@@ -95,7 +95,7 @@ def test_every_event_file_runs_through_imagepipe_invoke(stack: RunningStack, nam
         assert "results" in result
     elif function == "SweeperFunction":
         # (a sweep of whatever this stack holds: it reports what it resent and timed out)
-        assert set(result) == {"resent", "timedOut"}
+        assert set(result) == {"resent", "timedOut", "restaged"}
     elif function == "EventsSocketFunction":
         # (a ticket signed with another key is refused; a disconnect always succeeds)
         assert result["statusCode"] == (401 if "refused" in name else 200)

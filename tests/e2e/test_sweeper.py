@@ -1,15 +1,18 @@
-"""No image stays `processing`: against a local stack whose workers are held (`--workers 0`)
-and whose timeout is short (`--processing-timeout 4`), an ingested image gets its jobs once
-more, then ends `failed` with `processing_timeout`."""
+"""No image stays `processing` or waits for ever for its Ingest: against a local stack whose
+workers are held (`--workers 0`) and whose timeout is short (`--processing-timeout 4`), an
+ingested image gets its jobs once more, then ends `failed` with `processing_timeout`; an upload
+whose event was lost gets it again from the sweeper and is ingested."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from PIL import Image
 
 from tests.e2e.conftest import RunningStack, local_only, local_stack
@@ -56,4 +59,53 @@ def test_an_image_whose_jobs_never_run_ends_processing_timeout(held: RunningStac
     assert (image["status"], image["error"]["code"]) == ("failed", "processing_timeout")
     assert time.monotonic() - started >= 2 * TIMEOUT
     # And its thumbnail, made at Ingest, is still there to show
+    assert image["thumbnail"] is not None
+
+
+def test_an_upload_whose_event_was_lost_gets_it_again_and_is_ingested(held: RunningStack) -> None:
+    # Given a presigned photo uploaded while the bucket sent no notification (a lost event)
+    buffer = io.BytesIO()
+    Image.effect_noise((320, 240), 41).convert("RGB").save(buffer, "JPEG", quality=90)
+    data = buffer.getvalue()
+    s3 = held.s3()
+    notifications = s3.get_bucket_notification_configuration(Bucket=held.bucket)
+    notifications.pop("ResponseMetadata", None)
+    s3.put_bucket_notification_configuration(
+        Bucket=held.bucket, NotificationConfiguration={}, SkipDestinationValidation=True
+    )
+    try:
+        spec = {
+            "filename": "lost.jpg",
+            "contentType": "image/jpeg",
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        presigned = held.http.post(
+            f"{held.api}/uploads", json={"sessionId": "e2e-lost", "files": [spec]}, timeout=10
+        )
+        (entry,) = presigned.json()["uploads"]
+        target = entry["upload"]
+        posted = requests.post(
+            target["url"], data=target["fields"], files={"file": ("lost.jpg", data)}, timeout=30
+        )
+        assert posted.status_code in (200, 201, 204), posted.text
+        time.sleep(1)
+        assert _image(held, entry["imageId"])["status"] == "pending_upload"
+    finally:
+        s3.put_bucket_notification_configuration(
+            Bucket=held.bucket,
+            NotificationConfiguration=notifications,
+            SkipDestinationValidation=True,
+        )
+
+    # When the sweeper finds the upload still there a timeout later
+    started, status = time.monotonic(), "pending_upload"
+    while status == "pending_upload" and time.monotonic() - started < 8 * TIMEOUT:
+        time.sleep(0.5)
+        status = _image(held, entry["imageId"])["status"]
+
+    # Then its event came again and Ingest took it: the image moved on (its jobs are held here)
+    assert status in ("processing", "failed"), status
+    image = _image(held, entry["imageId"])
+    assert image["uploadedAt"]
     assert image["thumbnail"] is not None

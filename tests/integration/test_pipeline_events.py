@@ -123,7 +123,7 @@ def test_the_scheduled_sweep_resends_a_stuck_images_jobs_then_times_it_out(
     first = runner.invoke("SweeperFunction", load_event("sweeper_scheduled.json"))
 
     # Then the missing variants job is on its queue again, and the image still processing
-    assert first == {"resent": [SEEDED_IMAGE], "timedOut": []}
+    assert first == {"resent": [SEEDED_IMAGE], "timedOut": [], "restaged": []}
     sqs = boto3.client("sqs", region_name=aws.names.region)
     url = sqs.get_queue_url(QueueName=aws.physical_name("VariantsQueue"))["QueueUrl"]
     (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
@@ -138,7 +138,7 @@ def test_the_scheduled_sweep_resends_a_stuck_images_jobs_then_times_it_out(
     second = runner.invoke("SweeperFunction", load_event("sweeper_scheduled.json"))
 
     # Then the image ends failed with processing_timeout
-    assert second == {"resent": [], "timedOut": [SEEDED_IMAGE]}
+    assert second == {"resent": [], "timedOut": [SEEDED_IMAGE], "restaged": []}
     failed = repo.get(SEEDED_IMAGE)
     assert failed is not None
     assert (failed.status, failed.error_code) == (ImageStatus.FAILED, "processing_timeout")
