@@ -1,22 +1,29 @@
 """`imagepipe upload`, `ls`, `get` and `rm` as a user runs them: a subprocess whose stdout and
-stderr are pipes (never a terminal), against the local stack or nothing at all."""
+stderr are pipes (a terminal only where progress is the point), against the local stack or
+nothing at all."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import pty
+import struct
 import subprocess
+import sys
+import termios
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import RunningStack, free_port, imagepipe, local_only, photo_file
+from tests.e2e.conftest import ROOT, RunningStack, free_port, imagepipe, local_only, photo_file
 
 pytestmark = [pytest.mark.e2e, local_only]
 
-UNEXPECTED, USAGE, UNREACHABLE, REJECTED = 1, 2, 3, 4
+USAGE, UNREACHABLE, REJECTED = 2, 3, 4  # the README's exit codes
 
 
 def small_png(directory: Path, name: str) -> Path:
@@ -178,3 +185,32 @@ def test_ls_get_and_rm_cover_the_read_and_delete_api(stack: RunningStack, tmp_pa
     again = imagepipe("rm", two, "--api", stack.api)
     assert again.returncode == REJECTED
     assert again.stderr.count("\n") == 1
+
+
+def test_progress_is_drawn_on_a_terminal_only(stack: RunningStack, tmp_path: Path) -> None:
+    # Given a terminal 100 columns wide for stderr (stdout stays a pipe)
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    image = small_png(tmp_path, "bar.png")
+    # When a new image is uploaded
+    with os.fdopen(controller, "rb", buffering=0) as screen:
+        run = subprocess.run(  # noqa: S603 - our own command line
+            [sys.executable, "-m", "imagepipe_local.cli", "upload", str(image), "--api", stack.api],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        os.close(terminal)
+        drawn = b""
+        with contextlib.suppress(OSError):  # EIO once everything written is read
+            while chunk := screen.read(65536):
+                drawn += chunk
+    # Then the terminal got the bars (bytes sent, images processed), the pipe only the table
+    assert run.returncode == 0, run.stdout
+    assert b"\r" in drawn
+    assert b"processing: 100%" in drawn
+    assert "\r" not in run.stdout
+    assert " new " in run.stdout

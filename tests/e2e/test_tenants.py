@@ -7,6 +7,7 @@ image of his own."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -235,6 +236,11 @@ def test_the_same_bytes_make_each_tenant_their_own_image(
     assert listed(carol) == [theirs]
     assert hers in listed(alice)
     assert theirs not in listed(alice)
+    # And `imagepipe ls --token` and `get --token` show her session and image as she sees them
+    mine = imagepipe("ls", SESSION, "--api", jwt_stack.api, "--token", token, "--json")
+    assert [image["imageId"] for image in json.loads(mine.stdout)["images"]] == [theirs]
+    got = imagepipe("get", theirs, "--api", jwt_stack.api, "--token", token, "--json")
+    assert json.loads(got.stdout)["status"] == "completed"
     # While the same upload without a token is refused by the authorizer: exit 4, one line
     refused = imagepipe("upload", str(photo), "--session", SESSION, "--api", jwt_stack.api)
     assert refused.returncode == 4
