@@ -23,7 +23,7 @@ from tests.e2e.conftest import ROOT, RunningStack, free_port, imagepipe, local_o
 
 pytestmark = [pytest.mark.e2e, local_only]
 
-USAGE, UNREACHABLE, REJECTED = 2, 3, 4  # the README's exit codes
+USAGE, UNREACHABLE, REJECTED, FAILED = 2, 3, 4, 5  # the README's exit codes
 
 
 def small_png(directory: Path, name: str) -> Path:
@@ -92,6 +92,22 @@ def test_rejected_files_are_named_and_the_rest_still_sent(
     assert " completed " in rows[names[2]]
     # And piped output carries no progress bar (no carriage returns anywhere)
     assert "\r" not in run.stdout + run.stderr
+
+
+def test_a_file_the_pipeline_fails_is_named_with_its_error(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given a .jpg whose bytes are no image at all (the API only sees its name and size)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(os.urandom(2048))
+    # When it is uploaded
+    run = imagepipe("upload", str(broken), "--api", stack.api, "--json")
+    # Then it was accepted, then failed with Ingest's code, and the exit code says so (5)
+    assert run.returncode == FAILED, run.stdout + run.stderr
+    (entry,) = as_json(run)["files"]
+    assert (entry["outcome"], entry["status"]) == ("failed", "failed")
+    assert entry["label"] == f"failed: {entry['error']['code']}"
+    assert entry["error"]["code"] in {"unsupported_format", "corrupt_image"}
 
 
 def test_eleven_files_go_in_batches_and_a_duplicate_names_its_image(
