@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _openapi(args: argparse.Namespace) -> int:
@@ -54,17 +55,140 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _upload(args: argparse.Namespace) -> int:
-    from imagepipe_local.client import table, upload
+def _api_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Errors of the API commands as one line on stderr and a documented exit code; a bug too
+    (its traceback only with --debug)."""
 
+    def guarded(args: argparse.Namespace) -> int:
+        from imagepipe_local.client import UNEXPECTED, CliError
+
+        try:
+            return run(args)
+        except CliError as error:
+            print(f"imagepipe: {error}", file=sys.stderr)
+            return error.exit_code
+        except KeyboardInterrupt:
+            print("imagepipe: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # The reader of stdout went away (`| head`): quiet, as other Unix tools are.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        except Exception as error:
+            if args.debug:
+                raise
+            print(
+                f"imagepipe: unexpected {type(error).__name__}: {error} "
+                "(rerun with --debug for the traceback)",
+                file=sys.stderr,
+            )
+            return UNEXPECTED
+
+    return guarded
+
+
+def _api(args: argparse.Namespace) -> Any:
+    from imagepipe_local.client import Api
+
+    return Api(args.api, args.token)
+
+
+def _print_json(document: object) -> None:
+    import json
+
+    print(json.dumps(document, indent=2, default=str))
+
+
+@_api_command
+def _upload(args: argparse.Namespace) -> int:
+    from imagepipe_local.upload import exit_code, expand, summary, table, upload
+
+    paths = expand(args.files, recursive=args.recursive)
     outcomes = upload(
-        [Path(p) for p in args.files],
-        api=args.api.rstrip("/"),
+        paths,
+        api=_api(args),
         session=args.session,
-        token=args.token,
+        timeout=args.timeout,
+        progress=sys.stderr.isatty(),
     )
-    print(table(outcomes))
-    return 0 if all(o.status == "completed" for o in outcomes) else 1
+    if args.json:
+        _print_json({"sessionId": args.session, "files": [o.as_json() for o in outcomes]})
+    else:
+        print(table(outcomes))
+        print(summary(outcomes))
+    return exit_code(outcomes)
+
+
+@_api_command
+def _ls(args: argparse.Namespace) -> int:
+    from imagepipe_local.client import session_images, sessions_table
+
+    images = list(session_images(_api(args), args.session))
+    if args.json:
+        _print_json({"sessionId": args.session, "images": images})
+    else:
+        print(sessions_table(images))
+    return 0
+
+
+@_api_command
+def _get(args: argparse.Namespace) -> int:
+    from imagepipe_local.client import USAGE, CliError, downloads, get_image, image_summary, save
+
+    image = get_image(_api(args), args.image_id)
+    saved = []
+    if args.download:
+        directory = Path(args.download)
+        if directory.exists() and not directory.is_dir():
+            raise CliError(f"{directory} is not a directory", USAGE)
+        directory.mkdir(parents=True, exist_ok=True)
+        for download in downloads(image, directory):
+            save(download)
+            saved.append(download)
+    if args.json:
+        _print_json(image)
+    else:
+        print(image_summary(image))
+        for download in saved:
+            print(f"{'saved':<10} {download.path} ({download.what})")
+    return 0
+
+
+@_api_command
+def _rm(args: argparse.Namespace) -> int:
+    from imagepipe_local.client import OK, REJECTED, Refused, remove
+
+    api, done, code = _api(args), [], OK
+    for image_id in args.image_ids:
+        try:
+            remove(api, image_id, args.session)
+        except Refused as refused:
+            print(f"imagepipe: {image_id}: {refused}", file=sys.stderr)
+            code = REJECTED
+            continue
+        done.append(image_id)
+        if not args.json:
+            what = f"unlinked from {args.session}" if args.session else "deleted"
+            print(f"{image_id} {what}")
+    if args.json:
+        _print_json({"session": args.session, "removed": done})
+    return code
+
+
+def _api_arguments(command: argparse.ArgumentParser) -> None:
+    """What every API command takes: where, who, how to print, and --debug."""
+    command.add_argument("--api", default="http://127.0.0.1:3000", help="the HTTP API's base URL")
+    command.add_argument(
+        "--token",
+        default=os.environ.get("IMAGEPIPE_TOKEN"),
+        help="bearer JWT for an API with the JWT authorizer (default: $IMAGEPIPE_TOKEN)",
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout, nothing else"
+    )
+    command.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
+    )
 
 
 def _invoke(args: argparse.Namespace) -> int:
@@ -296,15 +420,43 @@ def build_parser() -> argparse.ArgumentParser:
     send = commands.add_parser(
         "upload", help="hash, presign, upload and wait for files, as the browser does"
     )
-    send.add_argument("files", nargs="+", help="image files (at most 10)")
-    send.add_argument("--session", default=f"cli-{os.getpid()}", help="session id")
-    send.add_argument("--api", default="http://127.0.0.1:3000", help="the HTTP API's base URL")
+    send.add_argument("files", nargs="+", help="image files, or directories with --recursive")
     send.add_argument(
-        "--token",
-        default=os.environ.get("IMAGEPIPE_TOKEN"),
-        help="bearer JWT for an API with the JWT authorizer (default: $IMAGEPIPE_TOKEN)",
+        "-r", "--recursive", action="store_true", help="send the image files under directories"
     )
+    send.add_argument("--session", default=f"cli-{os.getpid()}", help="session id")
+    send.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for the pipeline to finish (default 300)",
+    )
+    _api_arguments(send)
     send.set_defaults(func=_upload)
+
+    listing = commands.add_parser("ls", help="list a session's images, newest first")
+    listing.add_argument("session", help="session id")
+    _api_arguments(listing)
+    listing.set_defaults(func=_ls)
+
+    get = commands.add_parser("get", help="show an image: status, size, variants, error")
+    get.add_argument("image_id", help="the imageId")
+    get.add_argument(
+        "--download",
+        metavar="DIR",
+        help="save the original, the thumbnail and every variant into DIR",
+    )
+    _api_arguments(get)
+    get.set_defaults(func=_get)
+
+    delete = commands.add_parser(
+        "rm", help="delete images everywhere, or with --session only unlink them from it"
+    )
+    delete.add_argument("image_ids", nargs="+", metavar="IMAGE_ID", help="imageIds")
+    delete.add_argument("--session", default=None, help="only unlink from this session")
+    _api_arguments(delete)
+    delete.set_defaults(func=_rm)
 
     invoke = commands.add_parser(
         "invoke",

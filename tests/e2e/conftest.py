@@ -137,6 +137,20 @@ def local_stack(log: Path, *extra: str) -> Iterator[RunningStack]:
             process.kill()
 
 
+def imagepipe(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `imagepipe` command, with no token but the one it is given."""
+    env = {k: v for k, v in os.environ.items() if k != "IMAGEPIPE_TOKEN"}
+    return subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "imagepipe_local.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     if DEPLOYED_STACK:

@@ -7,10 +7,8 @@ image of his own."""
 from __future__ import annotations
 
 import dataclasses
-import os
+import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from imagepipe_local.template import Template
-from tests.e2e.conftest import ROOT, RunningStack, free_port, local_only, local_stack
+from tests.e2e.conftest import RunningStack, free_port, imagepipe, local_only, local_stack
 from tests.e2e.test_live_updates import a_jpeg, live, messages_until
 from tests.e2e.test_local_stack import _presign, _presign_and_post, wait_for
 
@@ -37,20 +35,6 @@ def jwt_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
     log = tmp_path_factory.mktemp("jwt-stack") / "imagepipe-local.log"
     with local_stack(log, "--auth", "jwt") as running:
         yield running
-
-
-def imagepipe(*args: str) -> subprocess.CompletedProcess[str]:
-    """The `imagepipe` command, with no token but the one it is given."""
-    env = {k: v for k, v in os.environ.items() if k != "IMAGEPIPE_TOKEN"}
-    return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "imagepipe_local.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def token_for(stack: RunningStack, subject: str, expires_in: int = 600) -> str:
@@ -244,7 +228,7 @@ def test_the_same_bytes_make_each_tenant_their_own_image(
     )
     # Then it is a new image for her, processed to the end
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    (row,) = [line for line in sent.stdout.splitlines() if line.startswith("shared.jpg")]
+    (row,) = [line for line in sent.stdout.splitlines() if line.startswith(str(photo))]
     theirs, new, status = row.split()[1:4]
     assert (new, status) == ("new", "completed")
     assert theirs != hers
@@ -252,7 +236,12 @@ def test_the_same_bytes_make_each_tenant_their_own_image(
     assert listed(carol) == [theirs]
     assert hers in listed(alice)
     assert theirs not in listed(alice)
-    # While the same upload without a token is refused by the authorizer
+    # And `imagepipe ls --token` and `get --token` show her session and image as she sees them
+    mine = imagepipe("ls", SESSION, "--api", jwt_stack.api, "--token", token, "--json")
+    assert [image["imageId"] for image in json.loads(mine.stdout)["images"]] == [theirs]
+    got = imagepipe("get", theirs, "--api", jwt_stack.api, "--token", token, "--json")
+    assert json.loads(got.stdout)["status"] == "completed"
+    # While the same upload without a token is refused by the authorizer: exit 4, one line
     refused = imagepipe("upload", str(photo), "--session", SESSION, "--api", jwt_stack.api)
-    assert refused.returncode == 1
-    assert "401: Unauthorized" in refused.stdout
+    assert refused.returncode == 4
+    assert refused.stderr == "imagepipe: 401: Unauthorized\n"
