@@ -298,3 +298,25 @@ def test_gallery_and_detail_fit_a_phone(
     page.screenshot(path=str(ARTIFACTS / "detail-phone.png"))
     phone.clean()
     context.close()
+
+
+def test_a_file_the_api_refuses_does_not_sink_its_batch(
+    browser: Any, stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given an empty file (the API refuses size 0, and with it the whole request) picked with
+    # a photo
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    photo = photo_file(tmp_path, "photo-beside.jpg", 60)
+    watched = Watched(browser.new_page())
+    page = watched.page
+    page.goto(f"{stack.api}/")
+    page.set_input_files("#files", [str(empty), str(photo)])
+    # Then the empty one is marked refused with the API's reason, and the photo still goes through
+    refused = page.locator("#uploads .card", has_text="empty.jpg")
+    refused.locator(".status.rejected").wait_for(timeout=30_000)
+    assert "invalid_size" in refused.locator(".status").inner_text()
+    sent = page.locator("#uploads .card", has_text="photo-beside.jpg")
+    sent.locator(".status.completed").wait_for(timeout=PROCESSED)
+    watched.clean()
+    page.close()
