@@ -567,6 +567,12 @@ async function send(node, entry, file) {
     await Promise.all([refreshImage(entry.imageId), refreshGallery()]);
     return;
   }
+  if (entry.upload.method !== "POST") {
+    // A file over MultipartThresholdBytes gets a multipart upload, which this page does not do.
+    const message = "a file this large needs a multipart upload, which this page does not do yet";
+    showStatus(node, "rejected", { code: "not_supported_here", message });
+    return;
+  }
   showStatus(node, "uploading", null, "uploading 0 %");
   try {
     await uploadToS3(entry.upload, file, (p) => {
