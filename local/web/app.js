@@ -3,27 +3,14 @@
 // is in `known` (the last summary or detail the API gave); the upload cards, the gallery cells
 // and the detail view are drawn from it.
 import { SessionUpdates, liveBadge, oneAtATime } from "./live.js";
+import { LABELS, SETTLED, request } from "./api.js";
 import { describe, renderDetailPanel, renderPicture, thumbSrc } from "./detail.js";
+import { cardsOf, handleFiles, showCard } from "./uploads.js";
 
 const SESSION_KEY = "imagepipe.session";
-const BATCH = 10;  // POST /uploads takes 1 to 10 files
 const UNDO_MS = 5_000;  // a delete waits this long for an Undo before it is sent
 const params = new URLSearchParams(location.search);
 const PAGE_SIZE = Math.min(100, Math.max(1, Number(params.get("pageSize")) || 24));
-// Nothing more will happen to these on their own: "rejected" is refused by the API or by S3.
-const SETTLED = new Set(["completed", "failed", "rejected"]);
-const LABELS = {
-  queued: "queued",
-  hashing: "hashing",
-  uploading: "uploading",
-  uploaded: "uploaded, waiting for processing",
-  pending_upload: "waiting for the upload",
-  processing: "processing",
-  completed: "completed",
-  failed: "failed",
-  rejected: "rejected",
-};
-
 const page = {
   session: null,
   live: null,
@@ -38,43 +25,6 @@ const page = {
 const $ = (id) => document.getElementById(id);
 
 function newSessionId() { return "s-" + crypto.randomUUID(); }
-
-async function sha256Hex(file) {
-  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function request(method, path, body, options = {}) {
-  const response = await fetch(path, {
-    method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-    ...options,
-  });
-  const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!response.ok) {
-    const error = (data && data.error) || { code: String(response.status), message: text };
-    throw Object.assign(new Error(error.message), { ...error, status: response.status });
-  }
-  return data;
-}
-
-function uploadToS3(target, file, onProgress) {
-  // The presigned POST: every field, then the file last.
-  return new Promise((resolve, reject) => {
-    const form = new FormData();
-    for (const [name, value] of Object.entries(target.fields)) form.append(name, value);
-    form.append("file", file);
-    const xhr = new XMLHttpRequest();
-    xhr.open(target.method, target.url);
-    for (const [name, value] of Object.entries(target.headers || {})) xhr.setRequestHeader(name, value);
-    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress((100 * e.loaded) / e.total);
-    xhr.onload = () => (xhr.status < 300 ? resolve() : reject(new Error(`S3 answered ${xhr.status}`)));
-    xhr.onerror = () => reject(new Error("upload failed"));
-    xhr.send(form);
-  });
-}
 
 // ---- what the page knows
 
@@ -103,53 +53,6 @@ function redraw(imageId) {
   const cell = cellOf(imageId);
   if (cell) showCell(cell, entry.image);
   if (page.open === imageId) showDetail(imageId);
-}
-
-// ---- upload cards (one per picked file)
-
-function newCard(name) {
-  const node = $("card").content.firstElementChild.cloneNode(true);
-  node.querySelector(".name").textContent = name;
-  return node;
-}
-
-function cardsOf(imageId) {
-  return document.querySelectorAll(`#uploads .card[data-image-id="${CSS.escape(imageId)}"]`);
-}
-
-function showStatus(node, status, error, detail) {
-  node.dataset.status = status;
-  const line = node.querySelector(".status");
-  line.textContent = (detail || LABELS[status] || status) + (error ? ` — ${error.code}: ${error.message}` : "");
-  line.className = "status " + status;
-  if (SETTLED.has(status)) node.querySelector("progress").value = 100;
-  summarizeQueue();
-}
-
-function showCard(node, image) {
-  showStatus(node, image.status, image.error);
-  const picture = node.querySelector("picture");
-  if (image.status === "completed" && image.variants && image.variants.length) {
-    if (!picture.dataset.done) {
-      picture.dataset.done = "1";
-      picture.replaceChildren();  // the thumbnail shown meanwhile
-      renderPicture(picture, image, "64px");
-    }
-  } else if (image.thumbnail && !picture.childElementCount) {
-    const img = document.createElement("img");
-    img.src = thumbSrc(image);
-    img.alt = "";
-    picture.append(img);
-  }
-}
-
-function summarizeQueue() {
-  const cards = [...document.querySelectorAll("#uploads .card")];
-  if (!cards.length) return;
-  const counts = {};
-  for (const node of cards) counts[node.dataset.status] = (counts[node.dataset.status] || 0) + 1;
-  $("queue-summary").textContent = `${cards.length} file${cards.length > 1 ? "s" : ""}: ` +
-    Object.entries(counts).map(([status, n]) => `${n} ${LABELS[status] || status}`).join(", ");
 }
 
 // ---- the gallery
@@ -495,106 +398,14 @@ function followSession(session) {
   refreshGallery().then(openFromHash);
 }
 
-// ---- uploads: hashed one after another, presigned 10 at a time, sent as soon as presigned
-
-async function handleFiles(files) {
-  files = Array.from(files);
-  if (!files.length) return;
-  $("queue").hidden = false;
-  const container = $("uploads");
-  const items = files.map((file) => {
-    const node = newCard(file.name);
-    container.prepend(node);
-    showStatus(node, "queued");
-    return { file, node };
-  });
-  const sending = [];
-  for (let start = 0; start < items.length; start += BATCH) {
-    const batch = items.slice(start, start + BATCH);
-    for (const item of batch) {
-      showStatus(item.node, "hashing");
-      item.node.querySelector("progress").removeAttribute("value");  // indeterminate
-      item.spec = {
-        filename: item.file.name,
-        contentType: item.file.type || "image/jpeg",
-        size: item.file.size,
-        sha256: await sha256Hex(item.file),
-      };
-      item.node.querySelector("progress").value = 0;
-      showStatus(item.node, "queued", null, "hashed, waiting for its batch");
-    }
-    const entries = await presign(batch);
-    entries.forEach(([item, entry]) => sending.push(send(item.node, entry, item.file)));
-  }
-  await Promise.all(sending);
-}
-
-// POST /uploads for a batch. A file the API refuses (its `field` names it) is marked with the
-// reason and the rest of the batch is asked again: one bad file does not sink nine good ones.
-async function presign(batch) {
-  let left = batch;
-  while (left.length) {
-    try {
-      const response = await request("POST", "/uploads", {
-        sessionId: page.session, files: left.map((item) => item.spec),
-      });
-      return left.map((item, i) => [item, response.uploads[i]]);
-    } catch (error) {
-      const culprit = /^files\[(\d+)\]/.exec(error.field || "");
-      if (!culprit || error.status >= 500) {
-        left.forEach((item) => showStatus(item.node, "rejected", error));
-        return [];
-      }
-      const bad = left[Number(culprit[1])];
-      showStatus(bad.node, "rejected", error);
-      left = left.filter((item) => item !== bad);
-    }
-  }
-  return [];
-}
-
-async function send(node, entry, file) {
-  const badge = node.querySelector(".badge");
-  badge.textContent = entry.upload ? (entry.isNew ? "new" : "re-upload") : "duplicate";
-  badge.className = "badge " + (entry.upload ? "new" : "duplicate");
-  // From here on, messages about this image reach this card.
-  node.dataset.imageId = entry.imageId;
-  remember({ imageId: entry.imageId, status: entry.status, filename: file.name }, false);
-  const bar = node.querySelector("progress");
-  if (!entry.upload) {
-    // Already stored: whatever state it is in, no message announces it again.
-    showStatus(node, entry.status);
-    await Promise.all([refreshImage(entry.imageId), refreshGallery()]);
-    return;
-  }
-  if (entry.upload.method !== "POST") {
-    // A file over MultipartThresholdBytes gets a multipart upload, which this page does not do.
-    const message = "a file this large needs a multipart upload, which this page does not do yet";
-    showStatus(node, "rejected", { code: "not_supported_here", message });
-    return;
-  }
-  showStatus(node, "uploading", null, "uploading 0 %");
-  try {
-    await uploadToS3(entry.upload, file, (p) => {
-      bar.value = p;
-      if (node.dataset.status === "uploading") showStatus(node, "uploading", null, `uploading ${Math.round(p)} %`);
-    });
-  } catch (error) {
-    showStatus(node, "rejected", { code: "upload_failed", message: error.message });
-    return;
-  }
-  bar.value = 100;
-  // Unless a message or a poll got here first.
-  if (["uploading", "pending_upload"].includes(node.dataset.status)) showStatus(node, "uploaded");
-}
-
 function wireControls() {
   $("new-session").onclick = () => {
     $("uploads").replaceChildren();
     $("queue").hidden = true;
     followSession(newSessionId());
   };
-  const pick = (files) => handleFiles(files).catch((error) => console.error("upload:", error));
+  const hooks = { session: () => page.session, remember, refreshImage, refreshGallery };
+  const pick = (files) => handleFiles(files, hooks).catch((error) => console.error("upload:", error));
   const input = $("files");
   input.onchange = () => { pick(input.files); };
   const drop = $("drop");
