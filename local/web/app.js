@@ -227,7 +227,10 @@ function showDetail(imageId) {
       img.alt = image.filename;
       picture.append(img);
     }
-    view.replaceChildren(picture);
+    const none = document.createElement("p");
+    none.className = "no-picture";
+    none.textContent = image.status === "failed" ? "no picture: the image failed" : LABELS[image.status] || image.status;
+    view.replaceChildren(picture.childElementCount ? picture : none);
   }
   renderDetailPanel(panel, image, {
     onDelete: () => askDelete(imageId),

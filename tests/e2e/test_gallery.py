@@ -137,6 +137,12 @@ def test_twelve_files_are_sent_in_batches_and_all_shown(gallery: Watched) -> Non
     reason = failed.locator(".status").inner_text()
     assert reason.startswith("failed — ")
     assert any(code in reason for code in ("unsupported_format", "corrupt_image"))
+    # And its detail view says why too
+    failed.locator(".open").click()
+    page.locator("#detail[open] #detail-panel .reason").wait_for(timeout=10_000)
+    assert reason.removeprefix("failed — ") in page.inner_text("#detail-panel .reason")
+    page.keyboard.press("Escape")
+    page.locator("#detail[open]").wait_for(state="detached", timeout=10_000)
     # And the photos' cells are square, cropped (not stretched), with a 640 px variant on offer
     cell = page.locator('#gallery .cell[data-status="completed"] .open').first
     box = cell.bounding_box()
