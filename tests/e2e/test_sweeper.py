@@ -5,14 +5,12 @@ whose event was lost gets it again from the sweeper and is ingested."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from PIL import Image
 
 from tests.e2e.conftest import RunningStack, local_only, local_stack
@@ -74,21 +72,7 @@ def test_an_upload_whose_event_was_lost_gets_it_again_and_is_ingested(held: Runn
         Bucket=held.bucket, NotificationConfiguration={}, SkipDestinationValidation=True
     )
     try:
-        spec = {
-            "filename": "lost.jpg",
-            "contentType": "image/jpeg",
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
-        presigned = held.http.post(
-            f"{held.api}/uploads", json={"sessionId": "e2e-lost", "files": [spec]}, timeout=10
-        )
-        (entry,) = presigned.json()["uploads"]
-        target = entry["upload"]
-        posted = requests.post(
-            target["url"], data=target["fields"], files={"file": ("lost.jpg", data)}, timeout=30
-        )
-        assert posted.status_code in (200, 201, 204), posted.text
+        entry = _presign_and_post(held, data, "e2e-lost")
         time.sleep(1)
         assert _image(held, entry["imageId"])["status"] == "pending_upload"
     finally:
