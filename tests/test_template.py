@@ -361,3 +361,17 @@ def test_the_openapi_document_states_the_sha256_pattern_the_server_accepts() -> 
     # lowercases before its own check)
     for candidate in ("a" * 64, "A" * 64, "0" * 63, "g" * 64, "a" * 65):
         assert bool(stated.match(candidate)) == bool(SHA256_PATTERN.match(candidate.lower()))
+
+
+def test_the_workers_decode_with_the_limits_ingest_checked(template: Template) -> None:
+    # Given the functions that decode images
+    functions = ("IngestFunction", "VariantsFunction", "MetadataFunction")
+    # When their pixel and frame limits are read
+    limits = {
+        (env["MAX_PIXELS"], env["MAX_FRAMES"])
+        for env in (template.function_environment(f) for f in functions)
+    }
+    # Then they are one and the same (an image Ingest accepts is one a worker will decode)
+    assert limits == {
+        (str(template.parameters["MaxPixels"]), str(template.parameters["MaxFrames"]))
+    }

@@ -46,13 +46,15 @@ class _ImagingSettings(_Settings):
     # process, where it cannot differ per function: there the smallest of the three applies
     # (tests/test_template.py holds the default to the template).
     memory_mb: int = Field(default=1024, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE", gt=0)
+    # The template's MaxPixels and MaxFrames, the same for Ingest and the workers: a worker
+    # must decode whatever Ingest accepted.
+    max_pixels: int = Field(alias="MAX_PIXELS", gt=0)
+    max_frames: int = Field(alias="MAX_FRAMES", gt=0)
 
 
 class IngestSettings(_ImagingSettings):
     """IngestFunction."""
 
-    max_pixels: int = Field(default=50_000_000, alias="MAX_PIXELS", gt=0)
-    max_frames: int = Field(default=200, alias="MAX_FRAMES", gt=0)
     variants_queue_url: str = Field(alias="VARIANTS_QUEUE_URL", min_length=1)
     metadata_queue_url: str = Field(alias="METADATA_QUEUE_URL", min_length=1)
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)

@@ -84,6 +84,8 @@ def variants_deps() -> JobDeps:
     settings = VariantsSettings.from_env()
     images, storage = _store(settings)
     codec = PillowCodec(
+        max_pixels=settings.max_pixels,
+        max_frames=settings.max_frames,
         memory_mb=settings.memory_mb,
         avif_speed=settings.avif_speed,
         workers=settings.encode_workers,
@@ -103,7 +105,11 @@ def metadata_deps() -> JobDeps:
     return JobDeps(
         images=images,
         storage=storage,
-        codec=PillowCodec(memory_mb=settings.memory_mb),
+        codec=PillowCodec(
+            max_pixels=settings.max_pixels,
+            max_frames=settings.max_frames,
+            memory_mb=settings.memory_mb,
+        ),
         clock=utc_now,
         events=publisher(settings),
         labeler=labeler,
