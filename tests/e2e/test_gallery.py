@@ -16,7 +16,7 @@ import pytest
 from PIL import ExifTags, Image, ImageDraw
 from PIL.TiffImagePlugin import IFDRational
 
-from tests.e2e.conftest import ROOT, RunningStack, local_only, photo_file
+from tests.e2e.conftest import ROOT, RunningStack, local_only, local_stack, photo_file
 
 pytestmark = [pytest.mark.e2e, local_only]  # the demo page is served by the local stack
 
@@ -87,6 +87,16 @@ class Watched:
     def clean(self) -> None:
         assert self.violations == []
         assert self.errors == []
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """This module's own stack. In the suite's shared one the public tenant holds every other
+    test's images, and there the near-duplicate link was missing once in CI (it passed alone):
+    with a stack of its own the gallery sees only what this module uploads."""
+    log = tmp_path_factory.mktemp("gallery-stack") / "imagepipe-local.log"
+    with local_stack(log) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
