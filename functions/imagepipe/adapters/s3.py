@@ -93,6 +93,10 @@ class S3Storage:
                 MetadataDirective="REPLACE",
                 ContentType=content_type,
                 CacheControl=cache_control,
+                # The copy gets a full-object SHA-256 of its own. Without it, a copy of a
+                # multipart upload keeps the source's per-part (composite) checksum, which moto
+                # then serves as if it were the whole object's, and every GET fails validation.
+                ChecksumAlgorithm="SHA256",
             )
         except ClientError as error:
             if _missing(error):
