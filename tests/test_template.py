@@ -404,3 +404,16 @@ def test_the_workers_decode_with_the_limits_ingest_checked(template: Template) -
     assert limits == {
         (str(template.parameters["MaxPixels"]), str(template.parameters["MaxFrames"]))
     }
+
+
+def test_the_functions_that_spool_an_image_have_room_in_tmp_for_the_largest_upload(
+    template: Template,
+) -> None:
+    # Given the functions that copy an upload or an original to /tmp (imagepipe.domain.spool)
+    functions = ("IngestFunction", "VariantsFunction", "MetadataFunction")
+    # When their ephemeral storage is read (MB: counted as 10^6 bytes, the smaller reading)
+    sizes = {f: template.properties(f)["EphemeralStorage"]["Size"] * 1_000_000 for f in functions}
+    # Then each holds the largest upload, plus a reserve for anything else in /tmp
+    largest = int(template.parameters["MaxUploadBytes"])
+    reserve = 64 * 1_000_000
+    assert all(size >= largest + reserve for size in sizes.values()), (sizes, largest)

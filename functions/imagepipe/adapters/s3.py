@@ -12,10 +12,12 @@ from botocore.exceptions import ClientError
 
 from imagepipe.domain import keys
 from imagepipe.domain.model import Staged, UploadTarget
+from imagepipe.domain.ports import Sink
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+_DOWNLOAD_CHUNK = 1 << 20
 # DeleteObjects takes at most 1000 keys per call.
 _DELETE_BATCH = 1000
 # Kept on an upload written over itself by the sweeper (x-amz-meta-resends).
@@ -65,15 +67,21 @@ class S3Storage:
             raise
         return int(head["ContentLength"])
 
-    def read(self, key: str) -> bytes | None:
+    def download(self, key: str, into: Sink) -> bool:
         try:
             response = self._client().get_object(Bucket=self._bucket, Key=key)
         except ClientError as error:
             if _missing(error):
-                return None
+                return False
             raise
-        data: bytes = response["Body"].read()
-        return data
+        body = response["Body"]
+        try:
+            # One chunk at a time from the socket: an upload of any size takes 1 MiB of memory.
+            for chunk in body.iter_chunks(_DOWNLOAD_CHUNK):
+                into.write(chunk)
+        finally:
+            body.close()
+        return True
 
     def put(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
         self._client().put_object(
