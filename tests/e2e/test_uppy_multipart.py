@@ -69,6 +69,16 @@ def open_uploads(stack: RunningStack, image_id: str) -> list[dict[str, Any]]:
     return [u for u in listed.get("Uploads", []) if u["Key"] == key]
 
 
+def settled(page: Any) -> str:
+    """The final status of the page's one item (completed, failed, error, rejected)."""
+    page.wait_for_function(
+        """() => ["completed", "failed", "error", "rejected"].includes(
+            document.querySelector("#results li")?.dataset.status)""",
+        timeout=PROCESSED,
+    )
+    return str(page.locator("#results li").get_attribute("data-status"))
+
+
 def wait_until(condition: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while not (result := condition()):
@@ -125,7 +135,7 @@ def test_a_large_file_goes_in_parts_and_resumes_after_a_reload(
     # And the same file is added again
     add_and_upload(page, large)
     # Then the page resumes the same upload: it lists the parts and sends only the missing ones
-    page.wait_for_selector('#results li[data-status="completed"]', timeout=PROCESSED)
+    assert settled(page) == "completed", page.locator("#results li .state").inner_text()
     assert image_id_of(page) == image_id
     assert listed == [parts_url]
     assert sorted(sent) == list(range(2, part_count + 1))  # never part 1 again
