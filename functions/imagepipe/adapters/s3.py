@@ -93,6 +93,10 @@ class S3Storage:
                 MetadataDirective="REPLACE",
                 ContentType=content_type,
                 CacheControl=cache_control,
+                # The copy gets a SHA-256 of its own whole bytes: a multipart upload's is a
+                # checksum of its parts' checksums, which moto keeps on a copy as if it were the
+                # object's, and boto3 then refuses every read of it.
+                ChecksumAlgorithm="SHA256",
             )
         except ClientError as error:
             if _missing(error):
