@@ -213,7 +213,7 @@ def upload_limits(template: Template) -> dict[str, Any]:
         "maxFilesPerRequest": MAX_FILES_PER_REQUEST,
         "allowedContentTypes": sorted(ALLOWED_CONTENT_TYPES),
         # Above this size the API answers a multipart upload, which the Uppy page sends in parts.
-        "multipartThresholdBytes": int(environment.get("MULTIPART_THRESHOLD_BYTES", 0)),
+        "multipartThresholdBytes": int(environment["MULTIPART_THRESHOLD_BYTES"]),
     }
 
 

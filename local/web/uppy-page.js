@@ -59,7 +59,6 @@ function s3Refusal(error) {
     // not XML: the status alone says it
   }
   const refused = new Error(`storage refused the upload (${xhr.status}${code ? " " + code : ""})${message ? ": " + message : ""}`);
-  refused.code = code || `http_${xhr.status}`;
   if (xhr.status >= 500 || xhr.status === 429) refused.source = xhr;  // worth another try
   return refused;
 }
@@ -83,6 +82,15 @@ function itemOf(file) {
 
 function itemsOf(imageId) {
   return document.querySelectorAll(`#results li[data-image-id="${CSS.escape(imageId)}"]`);
+}
+
+// The image is gone (deleted, or its upload aborted): its items go, except one whose upload
+// failed, which keeps saying why (a retry names the image again).
+function forget(imageId) {
+  itemsOf(imageId).forEach((item) => {
+    if (item.dataset.status === "error") delete item.dataset.imageId;
+    else item.remove();
+  });
 }
 
 function report(item, status, text) {
@@ -110,7 +118,7 @@ function show(item, image) {
 const refresh = oneAtATime(async (imageId) => {
   const response = await fetch(`/images/${imageId}`);
   if (response.status === 404) {
-    itemsOf(imageId).forEach((item) => item.remove());  // deleted meanwhile
+    forget(imageId);  // deleted meanwhile
     return;
   }
   if (!response.ok) throw new Error(`GET /images/${imageId} answered ${response.status}`);
@@ -122,7 +130,7 @@ const refresh = oneAtATime(async (imageId) => {
 
 function onLiveMessage(message) {
   if (message.type === "image.deleted") {
-    itemsOf(message.imageId).forEach((item) => item.remove());
+    forget(message.imageId);
     return;
   }
   // The message names the change; the image (thumbnail, variants, error) is one GET away.
