@@ -216,6 +216,7 @@ const uppy = new Uppy({
     },
     async listParts(file, { signal }) {
       const answer = await api("GET", `${partsPath(file)}/parts`, undefined, signal);
+      storedParts.set(file.id, new Set(answer.parts.map((part) => part.partNumber)));
       report(itemOf(file), "uploading",
         `resuming: ${answer.parts.length} of ${answer.partCount} parts already stored`);
       return answer.parts.map((part) => ({ PartNumber: part.partNumber, Size: part.size, ETag: part.etag }));
@@ -228,6 +229,7 @@ const uppy = new Uppy({
     },
     async abortMultipartUpload(file, { signal }) {
       targets.delete(file.id);  // gone: a retry asks POST /uploads again
+      storedParts.delete(file.id);
       await api("DELETE", partsPath(file), undefined, signal);
     },
   });
@@ -285,11 +287,15 @@ uppy.on("upload-success", (file) => {
     report(item, "uploaded", "uploaded, waiting for processing");
   }
 });
+// Which parts S3 holds, per file: listed on a resume, then one more with each part sent.
+const storedParts = new Map();
 uppy.on("s3-multipart:part-uploaded", (file, part) => {
   const entry = targets.get(file.id);
+  const stored = storedParts.get(file.id) || new Set();
+  storedParts.set(file.id, stored.add(part.PartNumber));
   const item = itemOf(file);
   if (item.dataset.status === "uploading" && entry) {
-    report(item, "uploading", `uploading: part ${part.PartNumber} of ${entry.upload.partCount} stored`);
+    report(item, "uploading", `uploading: ${stored.size} of ${entry.upload.partCount} parts stored`);
   }
 });
 uppy.on("upload-error", (file, error) => {

@@ -124,6 +124,7 @@ def test_a_large_file_goes_in_parts_and_resumes_after_a_reload(
     with page.expect_response(lambda r: part_number(r.request) == 1) as first_part:
         image_id = upload_and_name(page, large)
     assert first_part.value.status == 200
+    page.locator("#results li .state", has_text="1 of 3 parts stored").wait_for(timeout=10_000)
     parts_url = f"{stack.api}/uploads/{image_id}/parts"
     stored = requests.get(parts_url, timeout=10).json()
     part_count = stored["partCount"]
