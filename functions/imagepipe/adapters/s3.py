@@ -93,9 +93,9 @@ class S3Storage:
                 MetadataDirective="REPLACE",
                 ContentType=content_type,
                 CacheControl=cache_control,
-                # The copy gets a SHA-256 of its own whole bytes: a multipart upload's is a
-                # checksum of its parts' checksums, which moto keeps on a copy as if it were the
-                # object's, and boto3 then refuses every read of it.
+                # The copy gets a full-object SHA-256 of its own. Without it, a copy of a
+                # multipart upload keeps the source's per-part (composite) checksum, which moto
+                # then serves as if it were the whole object's, and every GET fails validation.
                 ChecksumAlgorithm="SHA256",
             )
         except ClientError as error:
