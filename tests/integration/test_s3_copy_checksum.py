@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 from functools import partial
 
@@ -49,4 +50,6 @@ def test_the_copy_of_a_multipart_upload_reads_back(aws: Template) -> None:
 
     # Then the copy reads back whole (boto3 checks the checksum S3 sends with it)
     assert copied
-    assert storage.read(target) == data
+    received = io.BytesIO()
+    assert storage.download(target, received)
+    assert received.getvalue() == data
