@@ -40,6 +40,7 @@ def _local(args: argparse.Namespace) -> int:
         fault_seed=args.fault_seed,
         auth=args.auth,
         verbose=args.verbose,
+        cdn=not args.no_cdn,
     )
     return serve(config)
 
@@ -404,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="jwt: the routes require a bearer JWT, checked as the template's JWT authorizer "
         "does, and the stack is its issuer (keys at /.well-known/jwks.json; `imagepipe token` "
         "mints one); none (default): no authorizer, every caller is the public tenant",
+    )
+    local.add_argument(
+        "--no-cdn",
+        action="store_true",
+        help="no CDN: the API returns presigned S3 URLs (default: the API port plays the "
+        "template's CloudFront distribution under /cdn/, with signed URLs and a local key pair "
+        "kept in --data-dir)",
     )
     local.set_defaults(func=_local)
 

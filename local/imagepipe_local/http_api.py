@@ -61,7 +61,8 @@ FRONT_HEADERS = {**CORS_HEADERS, "Connection": "close", "X-Content-Type-Options"
 def content_security_policy(self_origin: str, asset_origins: Sequence[str]) -> str:
     """The pages' policy: their own scripts and styles only (no inline script, no eval), images
     and uploads to and from the emulated S3 (`asset_origins`) plus the data:/blob: previews
-    Uppy and the thumbnails use, and the live-updates socket on this port."""
+    Uppy and the thumbnails use, images from the CDN on this port (named, since a page opened
+    as localhost is not the origin the CDN URLs name), and the live-updates socket here."""
     assets = " ".join(asset_origins)
     socket = self_origin.replace("http://", "ws://", 1)
     return "; ".join(
@@ -69,7 +70,7 @@ def content_security_policy(self_origin: str, asset_origins: Sequence[str]) -> s
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            f"img-src 'self' data: blob: {assets}".strip(),
+            f"img-src 'self' {self_origin} data: blob: {assets}".strip(),
             f"connect-src 'self' {socket} {assets}".strip(),
             "base-uri 'none'",
             "form-action 'none'",

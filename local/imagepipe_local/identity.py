@@ -46,7 +46,9 @@ MAX_EXPIRES_IN = 86400  # a day, as Cognito's longest access token
 SUBJECT = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
 
-def _private_key(key_file: Path | None) -> rsa.RSAPrivateKey:
+def rsa_key(key_file: Path | None) -> rsa.RSAPrivateKey:
+    """The 2048-bit RSA key kept in `key_file` (made and saved there on first use, owner-only),
+    or a key for this run when there is no file. The CDN's key pair (cdn.py) is kept so too."""
     if key_file is not None and key_file.is_file():
         loaded = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
         if not isinstance(loaded, rsa.RSAPrivateKey):
@@ -80,7 +82,7 @@ class LocalIdentityProvider:
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
-        self._key = _private_key(key_file)
+        self._key = rsa_key(key_file)
         public: dict[str, Any] = RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
         self.kid = thumbprint(public)
         self._jwk = {**public, "kid": self.kid, "alg": "RS256", "use": "sig"}

@@ -20,6 +20,9 @@ from typing import Any
 import boto3
 
 from imagepipe_local import faults, iam, log
+from imagepipe_local.cdn import PATH as CDN_PATH
+from imagepipe_local.cdn import CdnKeys, LocalCdn, store_private_key
+from imagepipe_local.cdn import environment as cdn_environment
 from imagepipe_local.http_api import HttpFront, LocalHttpApi
 from imagepipe_local.identity import JWKS_PATH, LOCAL_AUDIENCE, local_authorizer
 from imagepipe_local.invoke import LoggingRunner
@@ -27,7 +30,7 @@ from imagepipe_local.persistence import restore, snapshot
 from imagepipe_local.provision import provision
 from imagepipe_local.s3_front import EmulatedAws, exposed_headers
 from imagepipe_local.sources import ASYNC_RETRY_DELAYS, BackgroundEventSources
-from imagepipe_local.template import Template
+from imagepipe_local.template import LocalNames, Template
 from imagepipe_local.webhook import WebhookForwarder
 
 
@@ -58,6 +61,9 @@ class StackConfig:
     auth: str = "none"
     # The handlers' own structured logs (Powertools, INFO) as well as the line per invocation.
     verbose: bool = False
+    # The API port plays the template's CloudFront distribution (cdn.py), private with a local
+    # key pair; False: no CDN, the API returns presigned S3 URLs.
+    cdn: bool = True
 
     @property
     def parameters(self) -> dict[str, str]:
@@ -107,7 +113,12 @@ class LocalStack:
 
     def __init__(self, config: StackConfig | None = None, template: Template | None = None) -> None:
         self.config = config or StackConfig()
-        self.template = template or Template.load(parameters=self.config.parameters)
+        # Made (or read from --data-dir) first: its public key is a template parameter.
+        self.cdn_keys = CdnKeys.load(self.config.data_dir) if self.config.cdn else None
+        parameters = self.config.parameters
+        if self.cdn_keys is not None:
+            parameters.update(self.cdn_keys.parameters(LocalNames()))
+        self.template = template or Template.load(parameters=parameters)
         self._moto: Any = None
         self._http: Any = None
         self.event_sources: BackgroundEventSources | None = None
@@ -144,6 +155,13 @@ class LocalStack:
             region=self.config.region,
             max_visibility_timeout=self.config.max_visibility_timeout,
         )
+        if self.cdn_keys is not None:
+            manager = boto3.client(
+                "secretsmanager",
+                region_name=self.config.region,
+                endpoint_url=self.config.aws_endpoint,
+            )
+            store_private_key(self.cdn_keys, self.template.names, manager)
         if self.config.data_dir is not None:
             restored = restore(self.template, self.config.data_dir, *self._clients())
             log.info("restored %d items and objects from %s", restored, self.config.data_dir)
@@ -154,15 +172,19 @@ class LocalStack:
             if self.config.auth == "jwt"
             else (None, [])
         )
+        cdn = self._cdn()
         # Bound now (a busy port fails here), served last: the functions need its URLs.
         self._http = HttpFront(
             LocalHttpApi(runner, authorizer),
             self.config.host,
             self.config.api_port,
             asset_origins=[self.config.aws_endpoint],
-            extra_routes=issuer_routes,
+            extra_routes=[*issuer_routes, *(cdn.routes() if cdn else [])],
         )
         runner.extra_env.update(self._http.live_environment())
+        if cdn is not None:
+            base_url = f"http://{self.config.host}:{self._http.port}{CDN_PATH}"
+            runner.extra_env.update(cdn_environment(cdn.keys, base_url))
         runner.apply_environment()
         self.event_sources = BackgroundEventSources(
             runner,
@@ -182,6 +204,19 @@ class LocalStack:
         if authorizer is not None:
             log.info("JWT authorizer on its routes, keys at %s%s", self.config.api_url, JWKS_PATH)
         return self
+
+    def _cdn(self) -> LocalCdn | None:
+        """The distribution on the API port; it verifies signatures when the template's is
+        private (CdnPublicKeyPem set: always, unless a test hands in its own template)."""
+        if not self.config.cdn:
+            return None
+        signed = bool(self.template.parameters.get("CdnPublicKeyPem"))
+        return LocalCdn(
+            self.cdn_keys if signed else None,
+            self.template.physical_name("ImagesBucket"),
+            endpoint_url=self.config.aws_endpoint,
+            region=self.config.region,
+        )
 
     def _clients(self) -> tuple[Any, Any]:
         endpoint, region = self.config.aws_endpoint, self.config.region

@@ -78,13 +78,17 @@ function showCell(cell, image) {
     (LABELS[image.status] || image.status) + (image.error ? ` — ${describe(image.error)}` : "");
   status.className = "status " + image.status;
   const img = cell.querySelector("img");
+  // The inline thumbnail (a data: URI in the listing) draws the cell at once, with no request.
   const thumb = thumbSrc(image);
   if (thumb && img.getAttribute("src") !== thumb) img.src = thumb;
   img.alt = image.filename;
-  // The 150 px thumbnail is sharp in a cell at 1x; on a denser screen the 640 px variant is.
+  // Once the variants are known: the 150 px thumbnail is sharp in a cell at 1x, the 640 px
+  // variant on a denser screen, both from the CDN. Their URLs are stable (immutable keys,
+  // signatures rounded to a window), so a second view finds them in the browser's cache.
   const small = (image.variants || []).find((v) => v.name === "small" && v.format === "webp");
-  if (thumb && small && !img.srcset) {
-    img.srcset = `${thumb} 150w, ${small.url} ${small.width}w`;
+  const thumbUrl = image.thumbnail && image.thumbnail.url;
+  if (thumbUrl && small && !img.srcset) {
+    img.srcset = `${thumbUrl} 150w, ${small.url} ${small.width}w`;
     img.sizes = "(max-width: 480px) 31vw, 170px";
   }
 }

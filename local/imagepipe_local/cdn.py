@@ -1,0 +1,275 @@
+"""The local stack's CDN: what the template's CloudFront distribution does, on the API port.
+
+The stack holds one RSA key pair (in `--data-dir` when given, so that URLs signed before a
+restart still verify; else made for the run). The template is loaded with its public key as
+CdnPublicKeyPem and the ARN of a secret holding its private key as CdnPrivateKeySecretArn, so
+the API function signs URLs (CloudFront's canned policy) exactly as it does on AWS, and reads the
+key under the same IAM policy. `GET /cdn/<key>` then plays the distribution: it refuses, as
+CloudFront does, a URL whose signature, expiry or key pair id does not verify, serves only
+`images/*` (the bucket policy's reach), and sends the response headers policy's headers with
+S3's ETag, `If-None-Match` and `Range` answered."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import boto3
+from botocore.exceptions import ClientError
+from botocore.signers import CloudFrontSigner
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from imagepipe_local.identity import rsa_key
+from imagepipe_local.template import LocalNames
+
+PATH = "/cdn"
+# A CloudFront public key id is 'K' and 13 more upper-case alphanumerics; the template's
+# `!Ref CdnPublicKey` names no key outside AWS, so the stack hands the functions this one.
+LOCAL_KEY_PAIR_ID = "K2LOCALIMAGEPIPE"
+KEY_FILE = "cdn-signing-key.pem"
+ORIGIN_PREFIX = "images/"  # the bucket policy lets the distribution read nothing else
+# The distribution's response headers policy; CORS too, since pages may draw images on a canvas.
+# `Connection: close` as on every response of the API port (http_api.FRONT_HEADERS says why).
+DISTRIBUTION_HEADERS = {
+    "Cache-Control": "public, max-age=31536000, immutable",
+    "X-Content-Type-Options": "nosniff",
+    "Access-Control-Allow-Origin": "*",
+    "Accept-Ranges": "bytes",
+    "Connection": "close",
+}
+SIGNING_PARAMETERS = ("Expires", "Signature", "Key-Pair-Id")
+# CloudFront's messages for the refusals (all 403 AccessDenied).
+MISSING_KEY = "Missing Key-Pair-Id query parameter or cookie value"
+UNKNOWN_KEY = "Unknown Key"
+DENIED = "Access denied"
+CHUNK = 256 * 1024
+# CloudFront signs with RSA-SHA1 (PKCS#1 v1.5), the one algorithm its canned policy knows.
+SHA1 = hashes.SHA1()  # noqa: S303
+
+
+def secret_name(names: LocalNames) -> str:
+    return f"{names.stack_name}-cdn-private-key"
+
+
+def secret_arn(names: LocalNames) -> str:
+    # Without AWS's random suffix: Secrets Manager (and moto) accept the ARN without it.
+    return f"arn:aws:secretsmanager:{names.region}:{names.account_id}:secret:{secret_name(names)}"
+
+
+def _cloudfront_b64(data: bytes) -> str:
+    return base64.b64encode(data).decode().translate(str.maketrans("+=/", "-_~"))
+
+
+def _from_cloudfront_b64(text: str) -> bytes:
+    return base64.b64decode(text.translate(str.maketrans("-_~", "+=/")), validate=True)
+
+
+def canned_policy(resource: str, expires: int) -> bytes:
+    """The policy CloudFront rebuilds for a canned-policy URL, byte for byte as botocore's
+    CloudFrontSigner.build_policy writes it (order and separators matter: it is what is signed)."""
+    statement = {"Resource": resource, "Condition": {"DateLessThan": {"AWS:EpochTime": expires}}}
+    return json.dumps({"Statement": [statement]}, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class CdnKeys:
+    private_key: rsa.RSAPrivateKey
+    key_pair_id: str = LOCAL_KEY_PAIR_ID
+
+    @classmethod
+    def load(cls, data_dir: Path | None) -> CdnKeys:
+        return cls(rsa_key(data_dir / KEY_FILE if data_dir else None))
+
+    @property
+    def public_pem(self) -> str:
+        return (
+            self.private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    @property
+    def private_pem(self) -> str:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+
+    def parameters(self, names: LocalNames) -> dict[str, str]:
+        """The template parameters that make the distribution private with this key pair."""
+        return {"CdnPublicKeyPem": self.public_pem, "CdnPrivateKeySecretArn": secret_arn(names)}
+
+    def sign(self, url: str, expires: int) -> str:
+        """`url` signed as the API function signs it (tests, and `imagepipe` tooling)."""
+
+        def rsa_sha1(message: bytes) -> bytes:
+            return self.private_key.sign(message, padding.PKCS1v15(), SHA1)
+
+        signer = CloudFrontSigner(self.key_pair_id, rsa_sha1)
+        return signer.generate_presigned_url(
+            url, date_less_than=datetime.fromtimestamp(expires, UTC)
+        )
+
+    def refusal(self, url: str, now: float) -> str | None:
+        """Why CloudFront refuses this signed URL (its message), or None when it verifies."""
+        base, _, query = url.partition("?")
+        found: dict[str, str] = {}
+        kept = []
+        for pair in query.split("&") if query else []:
+            name, _, value = pair.partition("=")
+            if name in SIGNING_PARAMETERS:
+                found[name] = value
+            else:
+                kept.append(pair)
+        if not found.get("Key-Pair-Id"):
+            return MISSING_KEY
+        if found["Key-Pair-Id"] != self.key_pair_id:
+            return UNKNOWN_KEY
+        expires = found.get("Expires", "")
+        if not expires.isdigit() or int(expires) <= now:
+            return DENIED
+        # The policy's resource is the URL as requested, less the signing parameters: a changed
+        # host, path or other parameter changes the policy and so breaks the signature.
+        resource = f"{base}?{'&'.join(kept)}" if kept else base
+        try:
+            signature = _from_cloudfront_b64(found.get("Signature", ""))
+            self.private_key.public_key().verify(
+                signature, canned_policy(resource, int(expires)), padding.PKCS1v15(), SHA1
+            )
+        except (ValueError, InvalidSignature):
+            return DENIED
+        return None
+
+
+def store_private_key(keys: CdnKeys, names: LocalNames, manager: Any) -> None:
+    """The private key as the secret CdnPrivateKeySecretArn names (a fresh emulator each run)."""
+    manager.create_secret(Name=secret_name(names), SecretString=keys.private_pem)
+
+
+def environment(keys: CdnKeys | None, base_url: str) -> dict[str, str]:
+    """What the API function is told locally: the CDN is this port's /cdn (the template's is the
+    distribution's domain), and the key pair id the one the verifier knows."""
+    env = {"CDN_BASE_URL": base_url}
+    if keys is not None:
+        env["CDN_KEY_PAIR_ID"] = keys.key_pair_id
+    return env
+
+
+def _xml_error(status: int, code: str, message: str, **extra: str) -> Response:
+    body = f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+    # Errors are not cached for a year: only CORS and the connection rule.
+    headers = {"Access-Control-Allow-Origin": "*", "Connection": "close", **extra}
+    return Response(body, status, headers=headers, media_type="text/xml")
+
+
+def _requested_url(request: Request) -> str:
+    """The URL as the client sent it (raw path, raw query): what it was signed over."""
+    scope = request.scope
+    raw_path = scope.get("raw_path") or request.url.path.encode()
+    url = f"{scope['scheme']}://{request.headers.get('host', '')}{raw_path.decode('latin-1')}"
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{url}?{query}" if query else url
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    candidates = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in candidates or etag.removeprefix("W/") in candidates
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """(first, last) of a single `bytes=` range; None to serve it all (no or unusable header,
+    several ranges: RFC 9110 lets a server ignore Range); "unsatisfiable" for a 416."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, dash, last = header.removeprefix("bytes=").strip().partition("-")
+    numbers = [part for part in (first, last) if part]
+    if not dash or not numbers or not all(part.isdigit() for part in numbers):
+        return None
+    if not first:  # a suffix: the last N bytes
+        length = int(last)
+        return (max(0, size - length), size - 1) if length and size else "unsatisfiable"
+    if last and int(last) < int(first):
+        return None
+    if int(first) >= size:
+        return "unsatisfiable"
+    return int(first), min(int(last), size - 1) if last else size - 1
+
+
+class LocalCdn:
+    """GET/HEAD /cdn/<key>: verify, then serve `images/*` of the bucket from the emulated S3."""
+
+    def __init__(self, keys: CdnKeys | None, bucket: str, *, endpoint_url: str, region: str):
+        self.keys, self.bucket = keys, bucket
+        self._s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return [Route(f"{PATH}/{{key:path}}", self._serve, methods=["GET", "HEAD"])]
+
+    async def _serve(self, request: Request) -> Response:
+        # No key pair: a public distribution (CdnPublicKeyPem empty), nothing to verify.
+        refusal = self.keys.refusal(_requested_url(request), time.time()) if self.keys else None
+        key = request.scope["path"].removeprefix(f"{PATH}/")
+        if refusal is None and not key.startswith(ORIGIN_PREFIX):
+            refusal = DENIED  # on AWS, S3 refuses the distribution anything else
+        if refusal is not None:
+            return _xml_error(403, "AccessDenied", refusal)
+        return await run_in_threadpool(self._deliver, key, request.method, request.headers)
+
+    def _deliver(self, key: str, method: str, headers: Mapping[str, str]) -> Response:
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
+            raise
+        size, etag = int(head["ContentLength"]), head["ETag"]
+        sent = {**DISTRIBUTION_HEADERS, "ETag": etag}
+        sent["Last-Modified"] = head["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT")
+        if _etag_matches(headers.get("if-none-match", ""), etag):
+            return Response(status_code=304, headers=sent)
+        sent["Content-Type"] = head.get("ContentType") or "application/octet-stream"
+        wanted = byte_range(headers.get("range"), size)
+        if wanted == "unsatisfiable":
+            return _xml_error(
+                416,
+                "InvalidRange",
+                "The requested range is not satisfiable",
+                **{"Content-Range": f"bytes */{size}"},
+            )
+        status, s3_range = 200, None
+        first, last = 0, size - 1
+        if isinstance(wanted, tuple):
+            (first, last), status = wanted, 206
+            s3_range = f"bytes={first}-{last}"
+            sent["Content-Range"] = f"bytes {first}-{last}/{size}"
+        sent["Content-Length"] = str(last - first + 1 if size else 0)
+        if method == "HEAD":
+            return Response(status_code=status, headers=sent)
+        if s3_range:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key, Range=s3_range)["Body"]
+        else:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        return StreamingResponse(_chunks(body), status, headers=sent)
+
+
+def _chunks(body: Any) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(CHUNK)
+    finally:
+        body.close()
