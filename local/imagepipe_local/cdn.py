@@ -116,7 +116,7 @@ class CdnKeys:
         return {"CdnPublicKeyPem": self.public_pem, "CdnPrivateKeySecretArn": secret_arn(names)}
 
     def sign(self, url: str, expires: int) -> str:
-        """`url` signed as the API function signs it (tests, and `imagepipe` tooling)."""
+        """`url` signed as the API function signs it (for tests: the stack itself never signs)."""
 
         def rsa_sha1(message: bytes) -> bytes:
             return self.private_key.sign(message, padding.PKCS1v15(), SHA1)
