@@ -28,6 +28,9 @@ class PresignUploadSettings(_Settings):
     max_upload_bytes: int = Field(alias="MAX_UPLOAD_BYTES", gt=0)
     # S3 accepts longer, but a presigned upload is a bearer token: keep it short.
     presign_expiry_seconds: int = Field(default=300, alias="PRESIGN_EXPIRY_SECONDS", ge=1, le=900)
+    # Above this, a file is uploaded in parts (S3 multipart) of about part_size_bytes.
+    multipart_threshold_bytes: int = Field(alias="MULTIPART_THRESHOLD_BYTES", gt=0)
+    part_size_bytes: int = Field(alias="MULTIPART_PART_SIZE_BYTES", ge=5 * 1024 * 1024)
 
 
 class ImagesApiSettings(_Settings):

@@ -92,8 +92,17 @@ def requests_of(
         obj = f"{_bucket_arn(bucket)}/{params.get('Key', '')}"
         if operation in ("GetObject", "HeadObject"):
             return [Request("s3:GetObject", obj)]
-        if operation == "PutObject":
+        if operation in (
+            "PutObject",
+            "CreateMultipartUpload",
+            "UploadPart",
+            "CompleteMultipartUpload",
+        ):
             return [Request("s3:PutObject", obj)]
+        if operation == "ListParts":
+            return [Request("s3:ListMultipartUploadParts", obj)]
+        if operation == "AbortMultipartUpload":
+            return [Request("s3:AbortMultipartUpload", obj)]
         if operation == "DeleteObject":
             return [Request("s3:DeleteObject", obj)]
         if operation == "DeleteObjects":

@@ -30,6 +30,13 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "S3Storage.delete": frozenset({"s3:ListBucket", "s3:DeleteObject"}),
     "S3Storage.staged_before": frozenset({"s3:ListBucket", "s3:GetObject"}),
     "S3Storage.restage": frozenset({"s3:GetObject", "s3:PutObject", _404_NOT_403}),
+    # S3MultipartUploads (imagepipe.adapters.multipart): PutObject covers creating, the
+    # presigned UploadPart and completing.
+    "S3MultipartUploads.create": frozenset({"s3:PutObject"}),
+    "S3MultipartUploads.presign_part": frozenset({"s3:PutObject"}),
+    "S3MultipartUploads.parts": frozenset({"s3:ListMultipartUploadParts"}),
+    "S3MultipartUploads.complete": frozenset({"s3:PutObject"}),
+    "S3MultipartUploads.abort": frozenset({"s3:AbortMultipartUpload"}),
     # DynamoImageRepository (imagepipe.adapters.dynamodb)
     "DynamoImageRepository.get": frozenset({"dynamodb:GetItem"}),
     "DynamoImageRepository.get_many": frozenset({"dynamodb:BatchGetItem"}),
@@ -92,6 +99,7 @@ _IMAGES_API = (
     "DynamoSessionLinkRepository.unlink",
     "S3Storage.presign_get",
     "S3Storage.delete",
+    "S3MultipartUploads.abort",  # DELETE /uploads/{id}, or an image deleted mid-upload
     "EventBridgePublisher.publish",  # Image Deleted
     "SecretKey.__call__",  # signs live-updates tickets
 )
@@ -108,6 +116,14 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "DynamoSessionLinkRepository.link",
             "DynamoSessionLinkRepository.unlink",  # a link to an image deleted meanwhile
             "S3Storage.presign_upload",
+            # Multipart: start (a loser of a race aborts its own), sign parts, list, complete;
+            # the HEAD tells an upload completed from one given up.
+            "S3MultipartUploads.create",
+            "S3MultipartUploads.presign_part",
+            "S3MultipartUploads.parts",
+            "S3MultipartUploads.complete",
+            "S3MultipartUploads.abort",
+            "S3Storage.size",
         )
     ),
     "ImagesApiFunction": dict.fromkeys(_IMAGES_API),

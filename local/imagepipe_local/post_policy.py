@@ -12,32 +12,19 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from imagepipe_local.sigv4 import (
+    BAD_SIGNATURE,
+    UNKNOWN_KEY,
+    Refusal,
+    check_checksum,
+    signing_key,
+)
+
 # Form fields S3 does not require the policy to mention.
 _EXEMPT = {"policy", "x-amz-signature", "file", "x-ignore-", "awsaccesskeyid", "signature"}
-
-
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    code: str
-    message: str
-
-    def xml(self) -> bytes:
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{self.code}</Code><Message>{self.message}</Message></Error>"
-        ).encode()
-
-
-def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
 
 
 def check_post(
@@ -60,16 +47,12 @@ def check_post(
     access_key, date, region, service, _ = parts
     secret = secret_for(access_key)
     if secret is None:
-        return Refusal(
-            403, "InvalidAccessKeyId", "The AWS access key Id you provided does not exist"
-        )
+        return UNKNOWN_KEY
     expected = hmac.new(
-        _signing_key(secret, date, region, service), policy_b64.encode(), hashlib.sha256
+        signing_key(secret, date, region, service), policy_b64.encode(), hashlib.sha256
     ).hexdigest()
     if not hmac.compare_digest(expected, lowered.get("x-amz-signature", "")):
-        return Refusal(
-            403, "SignatureDoesNotMatch", "The request signature we calculated does not match"
-        )
+        return BAD_SIGNATURE
     try:
         policy: dict[str, Any] = json.loads(base64.b64decode(policy_b64))
         expiration = datetime.fromisoformat(str(policy["expiration"]).replace("Z", "+00:00"))
@@ -96,11 +79,7 @@ def check_post(
         )
     checksum = lowered.get("x-amz-checksum-sha256")
     if checksum is not None:
-        actual = base64.b64encode(hashlib.sha256(content).digest()).decode()
-        if actual != checksum:
-            return Refusal(
-                400, "BadDigest", "The SHA256 you specified did not match the calculated checksum."
-            )
+        return check_checksum(checksum, content)
     return None
 
 

@@ -8,6 +8,7 @@ it could not change a DynamoDB item or an S3 object.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,16 @@ from imagepipe.domain import keys
 from imagepipe.domain.errors import ConcurrentModification
 from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.images import ImagesDeps
-from imagepipe.domain.model import Connection, Image, JobKind, SessionLink, Staged, UploadTarget
+from imagepipe.domain.model import (
+    Connection,
+    Image,
+    JobKind,
+    Part,
+    PartTarget,
+    SessionLink,
+    Staged,
+    UploadTarget,
+)
 from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
 from imagepipe.domain.similarity import bands
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
@@ -316,6 +326,91 @@ class InMemoryStorage:
                 self.objects.pop(key, None)
 
 
+@dataclass
+class _OpenUpload:
+    key: str
+    content_type: str
+    # number -> (bytes, base64 SHA-256)
+    parts: dict[int, tuple[bytes, str]] = field(default_factory=dict)
+
+
+class ChecksumRefused(Exception):
+    """What S3 answers (400 BadDigest) to a part whose bytes differ from its signed checksum."""
+
+
+class InMemoryMultipart:
+    """S3 multipart uploads over an InMemoryStorage: completing one writes the object there.
+    `upload_part` stands for the client's PUT to a presigned part URL."""
+
+    def __init__(self, storage: InMemoryStorage, clock: FixedClock) -> None:
+        self._lock = threading.Lock()
+        self._storage = storage
+        self._clock = clock
+        self._next = 0
+        self.open: dict[str, _OpenUpload] = {}
+        self.signed: list[tuple[str, int, int, str]] = []  # (upload id, number, size, sha256)
+
+    def create(self, key: str, *, content_type: str) -> str:
+        with self._lock:
+            self._next += 1
+            upload_id = f"upload-{self._next:04d}"
+            self.open[upload_id] = _OpenUpload(key=key, content_type=content_type)
+            return upload_id
+
+    def presign_part(
+        self, key: str, upload_id: str, *, number: int, size: int, sha256: str, expires_in: int
+    ) -> PartTarget:
+        with self._lock:
+            self.signed.append((upload_id, number, size, sha256))
+        return PartTarget(
+            number=number,
+            url=f"{FAKE_BUCKET_URL}{key}?uploadId={upload_id}&partNumber={number}",
+            headers={"x-amz-checksum-sha256": sha256},
+            expires_at=self._clock() + timedelta(seconds=expires_in),
+        )
+
+    def upload_part(
+        self, upload_id: str, number: int, data: bytes, sha256: str | None = None
+    ) -> str:
+        """Store a part as S3 does (refusing bytes that differ from their checksum); its ETag."""
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        if sha256 is not None and sha256 != digest:
+            raise ChecksumRefused(f"part {number}: checksum {sha256} is not {digest}")
+        with self._lock:
+            self.open[upload_id].parts[number] = (data, digest)
+        return _etag(data)
+
+    def parts(self, key: str, upload_id: str) -> list[Part] | None:
+        with self._lock:
+            upload = self.open.get(upload_id)
+            if upload is None or upload.key != key:
+                return None
+            return [
+                Part(number=n, size=len(data), etag=_etag(data), sha256=digest)
+                for n, (data, digest) in sorted(upload.parts.items())
+            ]
+
+    def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> bool:
+        with self._lock:
+            upload = self.open.get(upload_id)
+            if upload is None or upload.key != key:
+                return False
+            data = b"".join(upload.parts[part.number][0] for part in parts)
+            del self.open[upload_id]
+        self._storage.put(key, data, content_type=upload.content_type)
+        return True
+
+    def abort(self, key: str, upload_id: str) -> None:
+        with self._lock:
+            upload = self.open.get(upload_id)
+            if upload is not None and upload.key == key:
+                del self.open[upload_id]
+
+
+def _etag(data: bytes) -> str:
+    return f'"{hashlib.md5(data).hexdigest()}"'  # noqa: S324 - S3's ETag of a part
+
+
 @dataclass(frozen=True)
 class SentJob:
     kind: JobKind
@@ -482,11 +577,13 @@ class FakeWorld:
     images: InMemoryImageRepository = field(default_factory=InMemoryImageRepository)
     links: InMemorySessionLinks = field(default_factory=InMemorySessionLinks)
     storage: InMemoryStorage = field(init=False)
+    multipart: InMemoryMultipart = field(init=False)
     events: InMemoryEvents = field(default_factory=InMemoryEvents)
     policy: UploadPolicy = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
         self.storage = InMemoryStorage(self.clock)
+        self.multipart = InMemoryMultipart(self.storage, self.clock)
 
     @property
     def upload_deps(self) -> UploadDeps:
@@ -494,6 +591,7 @@ class FakeWorld:
             images=self.images,
             links=self.links,
             storage=self.storage,
+            multipart=self.multipart,
             clock=self.clock,
             new_id=self.ids,
             policy=self.policy,
@@ -506,5 +604,6 @@ class FakeWorld:
             links=self.links,
             storage=self.storage,
             events=self.events,
+            multipart=self.multipart,
             clock=self.clock,
         )

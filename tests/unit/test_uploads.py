@@ -13,7 +13,7 @@ import pytest
 
 from imagepipe.domain.errors import NotFound
 from imagepipe.domain.images import get_image, list_session_images
-from imagepipe.domain.model import FileRequest, ImageStatus, UploadResult
+from imagepipe.domain.model import FileRequest, ImageStatus, UploadResult, UploadTarget
 from imagepipe.domain.uploads import request_uploads
 from tests.unit.fakes import FAKE_BUCKET_URL, FakeWorld, FixedClock, StallingImageRepository
 
@@ -107,7 +107,7 @@ def test_new_file_gets_a_pending_image_and_an_upload_target() -> None:
     assert stored.version == 1
     assert stored.status is ImageStatus.PENDING_UPLOAD
     # And the upload target is a POST pinned to the staging key and the file's content type
-    assert result.upload is not None
+    assert isinstance(result.upload, UploadTarget)
     assert result.upload.method == "POST"
     assert result.upload.url == FAKE_BUCKET_URL
     assert result.upload.fields["key"] == f"uploads/{image.image_id}"
@@ -247,8 +247,8 @@ def test_pending_duplicate_gets_the_same_id_and_a_fresh_upload() -> None:
     assert again.is_new is False
     assert again.image.image_id == first.image.image_id
     assert again.image.status is ImageStatus.PENDING_UPLOAD
-    assert again.upload is not None
-    assert first.upload is not None
+    assert isinstance(again.upload, UploadTarget)
+    assert isinstance(first.upload, UploadTarget)
     assert again.upload.fields["key"] == first.upload.fields["key"]
     assert again.upload.expires_at == world.clock() + timedelta(seconds=300)
     assert again.upload.expires_at > first.upload.expires_at
@@ -265,7 +265,7 @@ def test_pending_duplicate_upload_uses_the_content_type_declared_this_time() -> 
     again = request_one(world, "s-1", a_file(content_type="image/webp"))
 
     # Then the fresh target pins the newly declared type (Ingest decides from the bytes anyway)
-    assert again.upload is not None
+    assert isinstance(again.upload, UploadTarget)
     assert again.upload.fields["Content-Type"] == "image/webp"
 
 
@@ -293,7 +293,7 @@ def test_failed_duplicate_is_reopened_with_a_fresh_upload() -> None:
     assert again.image.status is ImageStatus.PENDING_UPLOAD
     assert again.image.error_code is None
     assert again.image.error_message is None
-    assert again.upload is not None
+    assert isinstance(again.upload, UploadTarget)
     assert again.upload.fields["key"] == f"uploads/{first.image.image_id}"
     # And the reopening was written back (one optimistic-locked save) with the time of it
     stored = world.images.get(first.image.image_id)

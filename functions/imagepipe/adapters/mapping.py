@@ -52,6 +52,8 @@ def image_to_record(model: type[ImageRecord], image: Image) -> ImageRecord:
         variants_done=image.variants_done,
         metadata_done=image.metadata_done,
         phash=image.phash,
+        upload_id=image.upload_id,
+        part_size=image.part_size,
     )
     if image.thumbnail is not None:
         record.thumbnail_key = image.thumbnail.key
@@ -115,6 +117,8 @@ def record_to_image(record: ImageRecord) -> Image:
         variants_done=bool(record.variants_done),
         metadata_done=bool(record.metadata_done),
         phash=record.phash,
+        upload_id=record.upload_id,
+        part_size=int(record.part_size) if record.part_size is not None else None,
     )
 
 

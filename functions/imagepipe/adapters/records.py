@@ -108,6 +108,8 @@ class ImageRecord(Model):
     variants_done = BooleanAttribute(attr_name="variantsDone", default=False)
     metadata_done = BooleanAttribute(attr_name="metadataDone", default=False)
     phash = UnicodeAttribute(null=True)
+    upload_id = UnicodeAttribute(attr_name="uploadId", null=True)
+    part_size = NumberAttribute(attr_name="partSize", null=True)
     version = VersionAttribute()
 
     by_processing_since = ByProcessingSince()

@@ -19,6 +19,7 @@ from imagepipe.adapters.dynamodb import (
     DynamoSessionLinkRepository,
 )
 from imagepipe.adapters.events import EventBridgePublisher
+from imagepipe.adapters.multipart import S3MultipartUploads
 from imagepipe.adapters.s3 import S3Storage
 from imagepipe.adapters.secrets import SecretKey
 from imagepipe.domain.images import ImagesDeps
@@ -34,11 +35,14 @@ def upload_deps() -> UploadDeps:
         images=DynamoImageRepository(settings.images_table, settings.region),
         links=DynamoSessionLinkRepository(settings.session_images_table, settings.region),
         storage=S3Storage(settings.images_bucket, partial(s3_client, settings.region)),
+        multipart=S3MultipartUploads(settings.images_bucket, partial(s3_client, settings.region)),
         clock=utc_now,
         new_id=new_image_id,
         policy=UploadPolicy(
             max_upload_bytes=settings.max_upload_bytes,
             expiry_seconds=settings.presign_expiry_seconds,
+            multipart_threshold_bytes=settings.multipart_threshold_bytes,
+            part_size_bytes=settings.part_size_bytes,
         ),
     )
 
@@ -51,6 +55,7 @@ def images_deps() -> ImagesDeps:
         links=DynamoSessionLinkRepository(settings.session_images_table, settings.region),
         storage=S3Storage(settings.images_bucket, partial(s3_client, settings.region)),
         events=EventBridgePublisher(settings.event_bus, partial(events_client, settings.region)),
+        multipart=S3MultipartUploads(settings.images_bucket, partial(s3_client, settings.region)),
         clock=utc_now,
         url_expiry_seconds=settings.url_expiry_seconds,
     )

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from imagepipe.api.schemas import ErrorBody, ErrorOut
 from imagepipe.domain.errors import (
-    ConcurrentModification,
+    Conflict,
     DomainError,
     ErrorCode,
     InvalidRequest,
@@ -33,6 +33,12 @@ _FIELD_CODES = {
     "sessionId": ErrorCode.INVALID_SESSION_ID,
     "limit": ErrorCode.INVALID_LIMIT,
     "nextToken": ErrorCode.INVALID_NEXT_TOKEN,
+}
+# The same names within a multipart request's `parts`.
+_PART_CODES = {
+    "partNumber": ErrorCode.INVALID_PART_NUMBER,
+    "size": ErrorCode.INVALID_PART_SIZE,
+    "sha256": ErrorCode.INVALID_PART_CHECKSUM,
 }
 
 
@@ -82,9 +88,12 @@ def validation_error_code(error: dict[str, Any]) -> tuple[ErrorCode, str, str]:
         )
     if name == "files" and kind == "too_short":
         return ErrorCode.NO_FILES, f"files must list 1 to {MAX_FILES_PER_REQUEST} files", field
+    if name == "parts" and kind in ("too_long", "too_short"):
+        return ErrorCode.TOO_MANY_PARTS, f"{field}: {error.get('msg', 'wrong length')}", field
     if kind == "missing":
         return ErrorCode.MISSING_FIELD, f"{field} is required", field
-    code = _FIELD_CODES.get(name, ErrorCode.INVALID_REQUEST)
+    codes = _PART_CODES if "parts" in names else _FIELD_CODES
+    code = codes.get(name, ErrorCode.INVALID_REQUEST)
     return code, f"{field}: {error.get('msg', 'is invalid')}", field
 
 
@@ -175,8 +184,9 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
             request_id=request_id(),
         )
 
-    @app.exception_handler(ConcurrentModification)
-    def _conflict(error: ConcurrentModification) -> Response[str]:
+    @app.exception_handler(Conflict)
+    def _conflict(error: Conflict) -> Response[str]:
+        logger.info("conflicting request", extra={"code": error.code})
         return error_response(
             HTTPStatus.CONFLICT, error.code, error.message, request_id=request_id()
         )

@@ -1,4 +1,5 @@
-"""GET and DELETE of images, session listings and unlinks."""
+"""GET and DELETE of images, session listings and unlinks, and the abort of a multipart upload
+(which deletes its pending image)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from imagepipe.api.deps import images_deps
 from imagepipe.api.schemas import ErrorBody, ImageDetail, ImageListResponse
 from imagepipe.api.views import image_detail, image_summary
 from imagepipe.domain import images as domain
+from imagepipe.domain import multipart
 from imagepipe.domain.images import ImagesDeps
 from imagepipe.domain.validation import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SESSION_ID_PATTERN
 from imagepipe.observability import logger, metrics
@@ -22,6 +24,13 @@ router = APIGatewayHttpRouter()
 
 _JSON_ERROR = {"application/json": {"model": ErrorBody}}
 _NOT_FOUND = {404: {"description": "Unknown image (or another tenant's)", "content": _JSON_ERROR}}
+_NOT_OPEN = {
+    409: {
+        "description": "No open multipart upload (upload_not_open), or its bytes have already "
+        "arrived (upload_completed: DELETE /images/{imageId} instead)",
+        "content": _JSON_ERROR,
+    }
+}
 _BAD_REQUEST = {400: {"description": "Invalid request", "content": _JSON_ERROR}}
 
 ImageId = Annotated[str, Path(description="The imageId returned by POST /uploads")]
@@ -58,6 +67,22 @@ def delete_image(
     domain.delete_image(tenant, imageId, deps)
     metrics.add_metric(name="ImagesDeleted", unit=MetricUnit.Count, value=1)
     logger.info("image deleted", extra={"tenant": tenant, "image_id": imageId})
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/uploads/<imageId>",
+    summary="Abort a multipart upload: its parts, the pending image and its links go",
+    responses={204: {"description": "Aborted"}, **_NOT_FOUND, **_NOT_OPEN},  # type: ignore[dict-item]
+    tags=["uploads"],
+)
+def abort_upload(
+    imageId: ImageId,  # noqa: N803
+    deps: Annotated[ImagesDeps, Depends(images_deps)],
+    tenant: Annotated[str, Depends(current_tenant)],
+) -> Response[None]:
+    multipart.abort_upload(tenant, imageId, deps)
+    logger.info("multipart upload aborted", extra={"tenant": tenant, "image_id": imageId})
     return Response(status_code=204)
 
 

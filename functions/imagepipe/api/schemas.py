@@ -4,12 +4,13 @@ schema, so constraints are declared here even where the domain checks them again
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 from imagepipe.domain.errors import IMAGE_ERRORS, ErrorCode
+from imagepipe.domain.multipart import MAX_PARTS_PER_REQUEST
 from imagepipe.domain.validation import (
     ALLOWED_CONTENT_TYPES,
     MAX_FILENAME_LENGTH,
@@ -67,18 +68,97 @@ class CreateUploadsRequest(_Camel):
 
 
 class UploadTargetOut(_Camel):
-    method: str
+    """A presigned POST, in the shape @uppy/aws-s3's getUploadParameters returns."""
+
+    method: Literal["POST"] = "POST"
     url: str
     fields: dict[str, str]
     headers: dict[str, str]
     expires_at: datetime
 
 
+class MultipartTargetOut(_Camel):
+    """A file above MultipartThresholdBytes: an S3 multipart upload, sent through the
+    /uploads/{imageId}/parts and /complete routes."""
+
+    method: Literal["MULTIPART"] = "MULTIPART"
+    key: str
+    upload_id: str
+    part_size: Annotated[
+        int, Field(description="Bytes of every part but the last (the remainder).")
+    ]
+    part_count: int
+    expires_at: Annotated[
+        datetime,
+        Field(description="When S3 gives up the incomplete upload (1 day after it began)."),
+    ]
+
+
 class UploadOut(_Camel):
     image_id: str
     is_new: bool
     status: str
-    upload: UploadTargetOut | None = None
+    upload: Annotated[
+        UploadTargetOut | MultipartTargetOut | None, Field(discriminator="method")
+    ] = None
+
+
+class PartSpec(_Camel):
+    part_number: Annotated[int, Field(ge=1, le=10_000)]
+    size: Annotated[int, Field(ge=1, description="The part's bytes: partSize, the last the rest.")]
+    sha256: Annotated[
+        str,
+        Field(
+            min_length=44,
+            max_length=44,
+            description="Base64 of the part's SHA-256 digest (S3's x-amz-checksum-sha256).",
+        ),
+    ]
+
+
+class SignPartsRequest(_Camel):
+    parts: Annotated[list[PartSpec], Field(min_length=1, max_length=MAX_PARTS_PER_REQUEST)]
+
+
+class PartTargetOut(_Camel):
+    part_number: int
+    method: Literal["PUT"] = "PUT"
+    url: str
+    headers: Annotated[
+        dict[str, str], Field(description="Send each of them with the PUT, unchanged (signed).")
+    ]
+    expires_at: datetime
+
+
+class SignPartsResponse(_Camel):
+    parts: list[PartTargetOut]
+
+
+class PartOut(_Camel):
+    part_number: int
+    size: int
+    etag: str
+
+
+class PartsResponse(_Camel):
+    upload_id: str
+    part_size: int
+    part_count: int
+    parts: list[PartOut]
+
+
+class CompletedPart(_Camel):
+    part_number: Annotated[int, Field(ge=1, le=10_000)]
+    etag: Annotated[str, Field(min_length=1, max_length=128, description="The PUT's ETag.")]
+
+
+class CompleteUploadRequest(_Camel):
+    parts: Annotated[list[CompletedPart], Field(min_length=1, max_length=10_000)]
+
+
+class CompleteUploadResponse(_Camel):
+    image_id: str
+    status: str
 
 
 class CreateUploadsResponse(_Camel):

@@ -8,23 +8,32 @@ from imagepipe.api.schemas import (
     ImageDetail,
     ImageErrorOut,
     ImageSummary,
+    MultipartTargetOut,
     ObjectOut,
+    PartTargetOut,
     SimilarOut,
     ThumbnailOut,
     UploadOut,
     UploadTargetOut,
     VariantOut,
 )
-from imagepipe.domain.model import Image, UploadResult
+from imagepipe.domain.model import Image, MultipartTarget, PartTarget, UploadResult
 from imagepipe.domain.ports import ObjectStorage
 
 
 def upload_out(result: UploadResult) -> UploadOut:
-    upload = None
-    if result.upload is not None:
-        target = result.upload
+    target = result.upload
+    upload: UploadTargetOut | MultipartTargetOut | None = None
+    if isinstance(target, MultipartTarget):
+        upload = MultipartTargetOut(
+            key=target.key,
+            upload_id=target.upload_id,
+            part_size=target.part_size,
+            part_count=target.part_count,
+            expires_at=target.expires_at,
+        )
+    elif target is not None:
         upload = UploadTargetOut(
-            method=target.method,
             url=target.url,
             fields=target.fields,
             headers=target.headers,
@@ -35,6 +44,15 @@ def upload_out(result: UploadResult) -> UploadOut:
         is_new=result.is_new,
         status=result.image.status.value,
         upload=upload,
+    )
+
+
+def part_target_out(target: PartTarget) -> PartTargetOut:
+    return PartTargetOut(
+        part_number=target.number,
+        url=target.url,
+        headers=target.headers,
+        expires_at=target.expires_at,
     )
 
 

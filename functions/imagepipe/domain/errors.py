@@ -26,10 +26,19 @@ class ErrorCode(StrEnum):
     INVALID_LIMIT = "invalid_limit"
     INVALID_NEXT_TOKEN = "invalid_next_token"  # noqa: S105 - a code, not a secret
     INVALID_TICKET = "invalid_ticket"
-    # Nothing there (404), a record that kept changing (409), anything unexpected (500).
+    # Multipart uploads (400).
+    INVALID_PART_NUMBER = "invalid_part_number"
+    INVALID_PART_SIZE = "invalid_part_size"
+    INVALID_PART_CHECKSUM = "invalid_part_checksum"
+    TOO_MANY_PARTS = "too_many_parts"
+    PARTS_MISMATCH = "parts_mismatch"
+    # Nothing there (404), a record that kept changing or a multipart upload in the wrong state
+    # (409), anything unexpected (500).
     NOT_FOUND = "not_found"
     ROUTE_NOT_FOUND = "route_not_found"
     CONCURRENT_MODIFICATION = "concurrent_modification"
+    UPLOAD_NOT_OPEN = "upload_not_open"
+    UPLOAD_COMPLETED = "upload_completed"
     INTERNAL_ERROR = "internal_error"
     # Not HTTP errors: why an image ended `failed`.
     SIZE_MISMATCH = "size_mismatch"
@@ -86,7 +95,13 @@ class InvalidImage(DomainError):
     code = ErrorCode.CORRUPT_IMAGE
 
 
-class ConcurrentModification(DomainError):
+class Conflict(DomainError):
+    """The request does not fit the resource's current state (409)."""
+
+    code = ErrorCode.UPLOAD_NOT_OPEN
+
+
+class ConcurrentModification(Conflict):
     """The record changed between read and write (optimistic lock lost)."""
 
     code = ErrorCode.CONCURRENT_MODIFICATION

@@ -13,6 +13,7 @@ from imagepipe.domain.ports import (
     Clock,
     EventPublisher,
     ImageRepository,
+    MultipartUploads,
     ObjectStorage,
     SessionLinkRepository,
 )
@@ -30,6 +31,7 @@ class ImagesDeps:
     links: SessionLinkRepository
     storage: ObjectStorage
     events: EventPublisher
+    multipart: MultipartUploads
     clock: Clock
     # How long the presigned GET URLs of a read stay valid.
     url_expiry_seconds: int = 3600
@@ -109,6 +111,10 @@ def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
     # A record already `deleting` is an earlier DELETE that failed part-way: finish it.
     deps.images.release_hash(image)
     image = _mark_deleting(image, deps.images)
+    if image.upload_id is not None:
+        # Parts of a large file still being uploaded: gone with the image (S3 would abort them
+        # after a day anyway, and bill them until then).
+        deps.multipart.abort(keys.staging_key(image.image_id), image.upload_id)
     exact, prefixes = object_keys(image)
     deps.storage.delete(exact, prefixes)
     sessions = _unlink_everywhere(image.image_id, deps)

@@ -115,6 +115,8 @@ def ingest(image_id: str, deps: IngestDeps) -> Outcome:
         # A failed image sent again starts its jobs afresh: the sweeper's clock too.
         jobs_sent_at=None,
         jobs_resent_at=None,
+        upload_id=None,  # a multipart upload ends with its object: nothing is open any more
+        part_size=None,
     )
     try:
         saved = deps.images.save(processing)

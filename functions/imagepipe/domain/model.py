@@ -82,6 +82,18 @@ class Image:
     variants_done: bool = False
     metadata_done: bool = False
     phash: str | None = None
+    # The S3 multipart upload open for the bytes (large files), and its part size: kept while
+    # the image is `pending_upload`, so a client that lost its state resumes the same upload.
+    upload_id: str | None = None
+    part_size: int | None = None
+
+    @property
+    def bytes_arrived(self) -> bool:
+        """Whether the upload is over: ingested, or a multipart upload assembled by S3 (its
+        upload id dropped, its part size kept) that Ingest has yet to take."""
+        if self.status is ImageStatus.PENDING_UPLOAD:
+            return self.upload_id is None and self.part_size is not None
+        return self.status in (ImageStatus.PROCESSING, ImageStatus.COMPLETED)
 
     @property
     def visible(self) -> bool:
@@ -98,7 +110,13 @@ class Image:
     def failed(self, code: str, message: str, at: datetime) -> Image:
         """A copy that ended `failed` with this error."""
         return replace(
-            self, status=ImageStatus.FAILED, error_code=code, error_message=message, updated_at=at
+            self,
+            status=ImageStatus.FAILED,
+            error_code=code,
+            error_message=message,
+            updated_at=at,
+            upload_id=None,  # whatever was uploaded is gone: a retry starts a new upload
+            part_size=None,
         )
 
 
@@ -122,6 +140,46 @@ class UploadTarget:
 
 
 @dataclass(frozen=True)
+class MultipartTarget:
+    """An open S3 multipart upload: every part but the last is `part_size` bytes."""
+
+    key: str
+    upload_id: str
+    part_size: int
+    part_count: int
+    expires_at: datetime
+    method: str = "MULTIPART"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part S3 holds: its ETag and, when S3 reports it, its SHA-256 (base64)."""
+
+    number: int
+    size: int
+    etag: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class PartRequest:
+    number: int
+    size: int
+    sha256: str  # base64 of the part's SHA-256 digest, as S3's x-amz-checksum-sha256
+
+
+@dataclass(frozen=True)
+class PartTarget:
+    """A presigned UploadPart: PUT the part's bytes to `url` with every header of `headers`."""
+
+    number: int
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+    method: str = "PUT"
+
+
+@dataclass(frozen=True)
 class FileRequest:
     filename: str
     content_type: str
@@ -133,7 +191,7 @@ class FileRequest:
 class UploadResult:
     image: Image
     is_new: bool
-    upload: UploadTarget | None
+    upload: UploadTarget | MultipartTarget | None
 
 
 @dataclass(frozen=True)

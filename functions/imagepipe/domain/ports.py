@@ -13,6 +13,8 @@ from imagepipe.domain.model import (
     Image,
     Inspection,
     JobKind,
+    Part,
+    PartTarget,
     Rendered,
     SessionLink,
     Staged,
@@ -188,3 +190,31 @@ class Clock(Protocol):
 
 class IdGenerator(Protocol):
     def __call__(self) -> str: ...
+
+
+class MultipartUploads(Protocol):
+    """S3 multipart uploads of large files under uploads/, each part checked against the SHA-256
+    signed into its URL."""
+
+    def create(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload (SHA-256 part checksums); returns its upload id."""
+        ...
+
+    def presign_part(
+        self, key: str, upload_id: str, *, number: int, size: int, sha256: str, expires_in: int
+    ) -> PartTarget:
+        """A presigned UploadPart whose checksum (base64 SHA-256) and length are signed."""
+        ...
+
+    def parts(self, key: str, upload_id: str) -> list[Part] | None:
+        """The parts uploaded so far, by number; None when there is no such open upload
+        (completed, aborted or expired)."""
+        ...
+
+    def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> bool:
+        """Assemble the object from these parts; False when there is no such open upload."""
+        ...
+
+    def abort(self, key: str, upload_id: str) -> None:
+        """Discard the upload and its parts (idempotent: an unknown upload is no error)."""
+        ...
