@@ -16,8 +16,8 @@ import requests
 from PIL import Image
 
 from imagepipe_local import multipart
-from imagepipe_local.client import Api
-from imagepipe_local.upload import upload
+from imagepipe_local.client import FAILED, Api
+from imagepipe_local.upload import exit_code, upload
 from tests.e2e.conftest import RunningStack, imagepipe, local_only
 from tests.photos import photo
 
@@ -123,3 +123,32 @@ def test_an_interrupted_upload_resumes_with_only_the_missing_parts(
     image = stack.http.get(f"{stack.api}/images/{image_id}", timeout=10).json()
     assert image["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
     assert open_uploads(stack, key) == []
+
+
+def test_a_part_s3_refuses_fails_the_file_with_s3s_code(
+    stack: RunningStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a ~20 MiB photo, and a CLI whose part 2 carries other bytes than the ones it
+    # signed (a file changed under it, a corrupting proxy)
+    big = large_photo(tmp_path, "refused.png")
+    real = multipart._put
+
+    def corrupting(url: str, *, data: Any, headers: dict[str, str]) -> requests.Response:
+        if parse_qs(urlsplit(url).query)["partNumber"] == ["2"]:
+            body = bytearray(data.read())
+            body[-1] ^= 0xFF
+            return real(url, data=bytes(body), headers=headers)
+        return real(url, data=data, headers=headers)
+
+    monkeypatch.setattr(multipart, "_put", corrupting)
+    # When the CLI's upload runs
+    (outcome,) = upload(
+        [big], api=Api(stack.api), session="cli-mp-refused", timeout=30, progress=False
+    )
+    # Then S3 refused the part with its own code, the file failed with it, and the upload
+    # stays open with part 1 (a later run can send the rest)
+    assert (outcome.kind, outcome.code) == ("failed", "BadDigest"), outcome.message
+    assert exit_code([outcome]) == FAILED
+    assert outcome.parts is None
+    listed = stack.http.get(f"{stack.api}/uploads/{outcome.image_id}/parts", timeout=10).json()
+    assert [p["partNumber"] for p in listed["parts"]] == [1]
