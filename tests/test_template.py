@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from imagepipe.adapters.records import (
 )
 from imagepipe.api.app import openapi_json
 from imagepipe.api.routes import ROUTERS
+from imagepipe.domain.uploads import MIN_PART_SIZE, MULTIPART_OPEN_FOR
 from imagepipe.settings import (
     EventsNotifierSettings,
     EventsSocketSettings,
@@ -217,6 +219,33 @@ def test_staging_objects_expire_after_a_day(template: Template) -> None:
     assert staging[0]["ExpirationInDays"] == 1
 
 
+def test_incomplete_multipart_uploads_are_aborted_after_a_day(template: Template) -> None:
+    # Given the bucket's lifecycle rules
+    rules = template.properties("ImagesBucket")["LifecycleConfiguration"]["Rules"]
+    # When the rules aborting incomplete multipart uploads are picked out
+    aborting = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
+    # Then one, enabled, for the whole bucket (parts are billed until aborted), after a day:
+    # what POST /uploads tells a client as the upload's expiresAt
+    assert len(aborting) == 1
+    (rule,) = aborting
+    assert rule["Status"] == "Enabled"
+    assert "Prefix" not in rule
+    assert "Filter" not in rule
+    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+    assert timedelta(days=1) == MULTIPART_OPEN_FOR
+
+
+def test_multipart_settings_follow_the_template(template: Template) -> None:
+    # Given the presign function's environment as the template sets it
+    environment = template.function_environment("PresignUploadFunction")
+    # Then the threshold and part size come from their parameters, within S3's limits
+    assert int(environment["MULTIPART_THRESHOLD_BYTES"]) == 16 * 1024 * 1024
+    assert int(environment["MULTIPART_PART_SIZE_BYTES"]) == 8 * 1024 * 1024
+    assert int(environment["MAX_UPLOAD_BYTES"]) == 256 * 1024 * 1024
+    part = template.data["Parameters"]["MultipartPartSizeBytes"]
+    assert int(part["MinValue"]) == MIN_PART_SIZE
+
+
 def test_bucket_blocks_public_access(template: Template) -> None:
     # Given the bucket's public access block
     block = template.properties("ImagesBucket")["PublicAccessBlockConfiguration"]
@@ -375,3 +404,16 @@ def test_the_workers_decode_with_the_limits_ingest_checked(template: Template) -
     assert limits == {
         (str(template.parameters["MaxPixels"]), str(template.parameters["MaxFrames"]))
     }
+
+
+def test_the_functions_that_spool_an_image_have_room_in_tmp_for_the_largest_upload(
+    template: Template,
+) -> None:
+    # Given the functions that copy an upload or an original to /tmp (imagepipe.domain.spool)
+    functions = ("IngestFunction", "VariantsFunction", "MetadataFunction")
+    # When their ephemeral storage is read (MB: counted as 10^6 bytes, the smaller reading)
+    sizes = {f: template.properties(f)["EphemeralStorage"]["Size"] * 1_000_000 for f in functions}
+    # Then each holds the largest upload, plus a reserve for anything else in /tmp
+    largest = int(template.parameters["MaxUploadBytes"])
+    reserve = 64 * 1_000_000
+    assert all(size >= largest + reserve for size in sizes.values()), (sizes, largest)

@@ -1,7 +1,8 @@
 """`imagepipe audit`: does the bucket agree with the tables? Every object belongs to a recorded
 image, every recorded image has its objects, no staging upload outlives its ingest, every
-session link and hash claim points at an image, and no image is still processing past the
-timeout. Read-only; a finding is a line, and any finding is a non-zero exit."""
+session link and hash claim points at an image, no image is still processing past the timeout,
+and no multipart upload is open without its pending image. Read-only; a finding is a line, and
+any finding is a non-zero exit."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class Store:
     images: Callable[[], Iterable[Image]]
     claims: Callable[[], Iterable[tuple[str, str]]]  # (claim pk, image id)
     links: Callable[[], Iterable[tuple[str, str, str]]]  # (tenant, session id, image id)
+    # Open multipart uploads: (key, upload id).
+    uploads: Callable[[], Iterable[tuple[str, str]]] = lambda: ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def audit(store: Store, *, now: datetime, processing_timeout: timedelta) -> Repo
             for tenant, session, image_id in links
             if image_id not in images
         ),
+        *_uploads_without_images(store.uploads(), images),
     ]
     return Report(sorted(findings), len(images), len(stored), len(links))
 
@@ -110,6 +114,19 @@ def _images_without_objects(stored: set[str], images: dict[str, Image]) -> Itera
                 yield Finding("missing_object", image.image_id, f"{key} is not in the bucket")
 
 
+def _uploads_without_images(
+    uploads: Iterable[tuple[str, str]], images: dict[str, Image]
+) -> Iterator[Finding]:
+    """A multipart upload is open only for a pending image that holds its id: any other is
+    billed storage that nobody will complete (the bucket's lifecycle aborts it after a day)."""
+    for key, upload_id in sorted(uploads):
+        image_id = keys.image_id_of(key)
+        image = images.get(image_id) if image_id else None
+        if image is None or image.upload_id != upload_id:
+            owner = f"image {image_id} does not hold it" if image else "no image record owns it"
+            yield Finding("orphan_upload", key, f"multipart upload {upload_id[:12]}…: {owner}")
+
+
 def _stuck(images: Iterable[Image], now: datetime, timeout: timedelta) -> Iterator[Finding]:
     for image in images:
         since = image.processing_since
@@ -132,8 +149,14 @@ def dynamodb_store(s3: Any, bucket: str, images_table: str, links_table: str, re
             for item in page.get("Contents", []):
                 yield str(item["Key"])
 
+    def open_uploads() -> Iterator[tuple[str, str]]:
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                yield str(upload["Key"]), str(upload["UploadId"])
+
     return Store(
         object_keys=all_keys,
+        uploads=open_uploads,
         images=lambda: (
             record_to_image(record)
             for record in records.scan(records.pk.startswith(IMAGE_PK_PREFIX))

@@ -277,7 +277,9 @@ class HttpFront:
         limits = upload_limits(api.runner.template)
 
         async def serve(request: Request) -> Response:
-            path = request.url.path
+            # The decoded path as received: `request.url.path` goes through urlsplit, which
+            # silently drops a decoded newline or tab (a path API Gateway would route as is).
+            path = request.scope["path"]
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers=FRONT_HEADERS)
             if request.method in ("GET", "HEAD") and path == LIMITS_PATH:
@@ -323,7 +325,15 @@ class HttpFront:
         # answers for a method no route has: 404 {"message":"Not Found"}, JSON.
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
         catch_all = AsgiRoute("/{path:path}", serve, methods=methods)
-        return Starlette(routes=[*routes, *self.extra_routes, catch_all])
+
+        async def unmatched(request: Request, _: Exception) -> Response:
+            # The catch-all's pattern (`.*`) cannot match a path holding a decoded newline:
+            # such a request goes the same way as any other, not to Starlette's plain 404.
+            return await serve(request)
+
+        return Starlette(
+            routes=[*routes, *self.extra_routes, catch_all], exception_handlers={404: unmatched}
+        )
 
     def live_environment(self) -> dict[str, str]:
         """Where the functions find the WebSocket API locally: the URL handed to browsers and

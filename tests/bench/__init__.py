@@ -1,6 +1,8 @@
-"""The imaging benchmark behind `make bench`: our Variants job against a naive Pillow job.
+"""The imaging benchmark behind `make bench`: our Variants job against a naive Pillow job, and
+Ingest's memory when it hashes a 256 MiB upload (ingest.py).
 
     .venv/bin/python -m tests.bench [--avif-speed N] [--repeat N] [--photos a,b] [--output PATH]
+                                    [--only imaging|ingest]
 
 Each job runs once per repeat in a fresh interpreter pinned to one CPU (jobs.py), so its peak RSS
 is its own and every encoder runs on one thread; the parent (runner.py) compares the outputs with

@@ -9,9 +9,11 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.bench import ROOT
+from tests.bench.ingest import bench_ingest, render_ingest, section_of, splice
 from tests.bench.report import Environment, Run, render, verdict
 from tests.bench.runner import PHOTOS, bench, check
 from tests.photos import photo
@@ -73,6 +75,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated, from {','.join(PHOTOS)} (default: all)",
     )
     parser.add_argument(
+        "--only",
+        choices=("imaging", "ingest"),
+        default=None,
+        help="run one part; the report keeps the other part's last figures (default: both)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
@@ -83,16 +91,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    output: Path = args.output
+    previous = output.read_text(encoding="utf-8") if output.exists() else ""
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if args.only == "ingest":
+        section = _ingest(args.repeat, progress)
+        _write(output, splice(previous, section), section)
+        progress(f"report written to {_shown(output)}")
+        return 0
     started = time.perf_counter()
     load_before = _load()
     if args.avif_speed is None:
         avif_speed, source = template_avif_speed(), "template.yaml AvifSpeed default"
     else:
         avif_speed, source = args.avif_speed, "--avif-speed"
-
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
     progress(f"imaging benchmark: AVIF speed {avif_speed}, {args.repeat} run(s) per job")
     paths = [photo(name) for name in args.photos]
     results = bench(paths, avif_speed=avif_speed, repeat=args.repeat, progress=progress)
@@ -101,16 +116,27 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     run = Run(avif_speed, source, args.repeat, command, elapsed, (load_before, _load()))
     markdown = render(Environment.detect(), run, results, checks)
-    print(markdown)
-    output: Path = args.output
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown, encoding="utf-8")
+    ingest = _ingest(args.repeat, progress) if args.only is None else section_of(previous)
+    report = splice(markdown, ingest) if ingest else markdown
+    _write(output, report, report)
     # The verdict again, last, where nobody scrolling a terminal can miss a FAIL.
     for failed in (c for c in checks if not c.passed):
         progress(f"FAIL  {failed.target}: {failed.photo} {failed.measured}")
     progress(verdict(checks).replace("**", ""))
     progress(f"report written to {_shown(output)}")
     return 0
+
+
+def _ingest(repeat: int, progress: Callable[[str], None]) -> str:
+    started = time.perf_counter()
+    summaries = bench_ingest(repeat, progress)
+    return render_ingest(summaries, repeat, time.perf_counter() - started)
+
+
+def _write(output: Path, report: str, shown: str) -> None:
+    print(shown)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report, encoding="utf-8")
 
 
 def _load() -> float:

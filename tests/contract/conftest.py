@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+import requests
 from pytest_socket import disable_socket, enable_socket
 
 from imagepipe.adapters.aws import events_client, s3_client, sqs_client
@@ -20,6 +21,7 @@ from imagepipe.adapters.dynamodb import (
     DynamoSessionLinkRepository,
 )
 from imagepipe.adapters.events import EventBridgePublisher
+from imagepipe.adapters.multipart import S3MultipartUploads
 from imagepipe.adapters.s3 import S3Storage
 from imagepipe.adapters.sqs import SqsJobQueue
 from imagepipe.domain.events import SOURCE
@@ -27,6 +29,7 @@ from imagepipe.domain.ports import (
     ConnectionRepository,
     EventPublisher,
     ImageRepository,
+    MultipartUploads,
     ObjectStorage,
     SessionLinkRepository,
 )
@@ -34,11 +37,13 @@ from imagepipe_local.template import Template
 from tests.contract.probes import JOB_QUEUES, QueueUnderTest, received, recorded
 from tests.integration.helpers import received_events, subscribe
 from tests.unit.fakes import (
+    ChecksumRefused,
     FixedClock,
     InMemoryConnections,
     InMemoryEvents,
     InMemoryImageRepository,
     InMemoryJobQueue,
+    InMemoryMultipart,
     InMemorySessionLinks,
     InMemoryStorage,
 )
@@ -126,3 +131,52 @@ def events(request: pytest.FixtureRequest) -> PublisherUnderTest:
     bus = aws.physical_name("ImagesEventBus")
     publisher = EventBridgePublisher(bus, partial(events_client, aws.names.region))
     return PublisherUnderTest(publisher, lambda: received_events(aws, url))
+
+
+@dataclass(frozen=True)
+class MultipartUnderTest:
+    """MultipartUploads, the ObjectStorage its completed uploads land in, and what a client
+    does with a presigned part: PUT its bytes with the signed headers (S3's answer: the ETag,
+    or the error code when refused)."""
+
+    uploads: MultipartUploads
+    storage: ObjectStorage
+    put_part: Callable[[MultipartUploads, str, str, int, bytes, str], tuple[str | None, str | None]]
+
+
+def _put_in_memory(
+    uploads: MultipartUploads, key: str, upload_id: str, number: int, data: bytes, sha256: str
+) -> tuple[str | None, str | None]:
+    assert isinstance(uploads, InMemoryMultipart)
+    uploads.presign_part(
+        key, upload_id, number=number, size=len(data), sha256=sha256, expires_in=60
+    )
+    try:
+        return uploads.upload_part(upload_id, number, data, sha256), None
+    except ChecksumRefused:
+        return None, "BadDigest"
+
+
+def _put_over_http(
+    uploads: MultipartUploads, key: str, upload_id: str, number: int, data: bytes, sha256: str
+) -> tuple[str | None, str | None]:
+    target = uploads.presign_part(
+        key, upload_id, number=number, size=len(data), sha256=sha256, expires_in=60
+    )
+    response = requests.put(target.url, data=data, headers=target.headers, timeout=10)
+    if response.status_code != 200:
+        return None, f"HTTP {response.status_code}"
+    return response.headers["ETag"], None
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def multipart(request: pytest.FixtureRequest) -> MultipartUnderTest:
+    if request.param == "memory":
+        storage = InMemoryStorage(FixedClock(datetime.now(UTC)))
+        fake = InMemoryMultipart(storage, FixedClock(datetime.now(UTC)))
+        return MultipartUnderTest(fake, storage, _put_in_memory)
+    aws: Template = request.getfixturevalue("aws")
+    bucket, client = aws.physical_name("ImagesBucket"), partial(s3_client, aws.names.region)
+    return MultipartUnderTest(
+        S3MultipartUploads(bucket, client), S3Storage(bucket, client), _put_over_http
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
@@ -17,26 +18,63 @@ def put(storage: ObjectStorage, key: str, data: bytes = DATA) -> None:
     storage.put(key, data, content_type="image/jpeg", cache_control="public, max-age=60")
 
 
-def test_put_then_read_and_size_give_the_bytes_back(storage: ObjectStorage) -> None:
+def read(storage: ObjectStorage, key: str) -> bytes | None:
+    """The object's bytes as downloaded, or None when the download says it is missing."""
+    into = io.BytesIO()
+    return into.getvalue() if storage.download(key, into) else None
+
+
+class Chunks:
+    """A sink that keeps each write apart."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes, /) -> int:
+        self.writes.append(bytes(data))
+        return len(data)
+
+
+def test_put_then_download_and_size_give_the_bytes_back(storage: ObjectStorage) -> None:
     # Given an object
     put(storage, KEY)
 
-    # When it is read and measured
-    data, size = storage.read(KEY), storage.size(KEY)
+    # When it is downloaded and measured
+    data, size = read(storage, KEY), storage.size(KEY)
 
     # Then its bytes and their count come back
     assert data == DATA
     assert size == len(DATA)
 
 
-def test_read_and_size_of_a_missing_key_are_none(storage: ObjectStorage) -> None:
+def test_download_and_size_of_a_missing_key_say_it_is_missing(storage: ObjectStorage) -> None:
     # Given an empty bucket
+    into = Chunks()
 
-    # When a key that is not there is read and measured
-    data, size = storage.read(KEY), storage.size(KEY)
+    # When a key that is not there is downloaded and measured
+    found, size = storage.download(KEY, into), storage.size(KEY)
 
-    # Then both say it does not exist
-    assert (data, size) == (None, None)
+    # Then both say it does not exist, and nothing was written
+    assert (found, size) == (False, None)
+    assert into.writes == []
+
+
+def test_download_streams_a_large_object_in_chunks_of_at_most_1_mib(
+    storage: ObjectStorage,
+) -> None:
+    # Given an object of 2.5 MiB
+    data = DATA * 2560
+    put(storage, KEY, data)
+
+    # When it is downloaded into a sink that keeps each write apart
+    into = Chunks()
+    found = storage.download(KEY, into)
+
+    # Then the bytes arrive whole, in order, never more than 1 MiB at a time
+    assert found is True
+    assert b"".join(into.writes) == data
+    assert len(into.writes) >= 3
+    assert max(len(chunk) for chunk in into.writes) <= 1 << 20
 
 
 def test_copy_copies_the_bytes_and_keeps_the_source(storage: ObjectStorage) -> None:
@@ -50,8 +88,8 @@ def test_copy_copies_the_bytes_and_keeps_the_source(storage: ObjectStorage) -> N
 
     # Then both keys hold the bytes
     assert copied is True
-    assert storage.read(KEY) == DATA
-    assert storage.read("uploads/img-1") == DATA
+    assert read(storage, KEY) == DATA
+    assert read(storage, "uploads/img-1") == DATA
 
 
 def test_copy_of_a_missing_source_returns_false(storage: ObjectStorage) -> None:
@@ -79,7 +117,7 @@ def test_delete_removes_exact_keys_and_prefixed_objects(storage: ObjectStorage) 
         None,
         None,
     ]
-    assert storage.read("images/x/b.jpg") == DATA
+    assert read(storage, "images/x/b.jpg") == DATA
 
 
 def test_delete_of_keys_and_prefixes_that_hold_nothing_is_no_error(storage: ObjectStorage) -> None:
@@ -166,7 +204,7 @@ def test_restage_writes_the_upload_over_itself_and_counts(storage: ObjectStorage
     # Then its bytes and type are unchanged and it counts two resends
     (staged,) = storage.staged_before(FUTURE)
     assert (staged.content_type, staged.resends) == ("image/jpeg", 2)
-    assert storage.read("uploads/img-1") == DATA
+    assert read(storage, "uploads/img-1") == DATA
 
 
 def test_restage_of_an_upload_gone_meanwhile_returns_false(storage: ObjectStorage) -> None:
@@ -177,4 +215,4 @@ def test_restage_of_an_upload_gone_meanwhile_returns_false(storage: ObjectStorag
 
     # When it is restaged, Then nothing is written
     assert storage.restage(staged) is False
-    assert storage.read("uploads/img-1") is None
+    assert read(storage, "uploads/img-1") is None

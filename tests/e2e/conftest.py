@@ -200,3 +200,17 @@ def photo_file(directory: Path, name: str, seed: int) -> Path:
     image.save(buffer, "JPEG", quality=85)
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def large_photo_file(directory: Path, name: str, seed: int, megapixels: float = 7.0) -> Path:
+    """A valid PNG of about 3 bytes per pixel (~20 MiB at 7 MP): noise over a gradient, which
+    PNG cannot compress, so the file is above MultipartThresholdBytes and goes up in parts;
+    never the same bytes twice."""
+    width = int((megapixels * 1_000_000 * 4 / 3) ** 0.5)
+    height = int(width * 3 / 4)
+    noise = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    gradient = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    image = Image.blend(noise, gradient, 0.3 + (seed % 5) / 100)
+    path = directory / name
+    image.save(path, "PNG", compress_level=1)
+    return path

@@ -112,3 +112,13 @@ def test_a_links_only_finding_prints_as_one_line_and_a_count(aws: Template) -> N
     assert lines[0].startswith("dangling_link")
     assert "public/s-9" in lines[0]
     assert lines[-1] == "1 finding(s) in 0 images, 0 objects, 1 session links"
+
+
+def test_a_multipart_upload_no_pending_image_holds_is_found(aws: Template) -> None:
+    # Given a clean image, and a multipart upload under a key no image record owns
+    seed_processed_image(aws, image_id=IMAGE)
+    s3 = boto3.client("s3")
+    key = "uploads/" + "c" * 32
+    s3.create_multipart_upload(Bucket=bucket(aws), Key=key)
+    # When audited / Then the open upload is the one finding
+    assert kinds(run_audit(aws)) == [("orphan_upload", key)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import io
 import pkgutil
 from collections.abc import Iterator
 from functools import partial
@@ -129,7 +130,7 @@ def test_ingest_may_not_read_outside_the_staging_prefix(aws: Template, refusals:
     boto3.client("s3").put_object(Bucket=bucket(aws), Key="images/elsewhere", Body=b"x")
     # When Ingest's code reads it / Then S3 answers AccessDenied
     with acting_as("IngestFunction", aws), pytest.raises(ClientError, match="AccessDenied"):
-        storage.read("images/elsewhere")
+        storage.download("images/elsewhere", io.BytesIO())
     # And the one violation names Ingest's policy, the action and the object's ARN
     (refusal,) = IAM.violations
     assert refusal.startswith("IngestFunction's policy in template.yaml does not allow")

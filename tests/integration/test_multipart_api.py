@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,7 +24,7 @@ MIB = 1024 * 1024
 THRESHOLD = 16 * MIB  # the template's default MultipartThresholdBytes
 PART = 8 * MIB  # the template's default MultipartPartSizeBytes
 # 2 full parts and a short last one; random bytes: a part's ETag and checksum are its own.
-DATA = bytes(range(256)) * (2 * PART // 256) + b"tail" * 1000
+DATA = random.Random(3).randbytes(2 * PART) + b"tail" * 1000  # no two parts alike
 PARTS = [DATA[0:PART], DATA[PART : 2 * PART], DATA[2 * PART :]]
 
 

@@ -30,10 +30,12 @@ from imagepipe.domain.model import (
     UploadTarget,
 )
 from imagepipe.domain.pagination import Cursor, decode_token, encode_token, sortable_time
+from imagepipe.domain.ports import Sink
 from imagepipe.domain.similarity import bands
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
 
 FAKE_BUCKET_URL = "https://fake-bucket.s3.amazonaws.com/"
+DOWNLOAD_CHUNK = 1 << 20  # S3Storage's
 
 
 def _copy(image: Image) -> Image:
@@ -266,9 +268,15 @@ class InMemoryStorage:
             data = self.objects.get(key)
             return None if data is None else len(data)
 
-    def read(self, key: str) -> bytes | None:
+    def download(self, key: str, into: Sink) -> bool:
         with self._lock:
-            return self.objects.get(key)
+            data = self.objects.get(key)
+        if data is None:
+            return False
+        # In chunks, as S3Storage writes them: a sink sees the same calls from both.
+        for start in range(0, len(data), DOWNLOAD_CHUNK):
+            into.write(data[start : start + DOWNLOAD_CHUNK])
+        return True
 
     def copy(self, source: str, target: str, *, content_type: str, cache_control: str) -> bool:
         with self._lock:

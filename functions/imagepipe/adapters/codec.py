@@ -33,23 +33,23 @@ class PillowCodec:
         self._avif_speed = avif_speed
         self._workers = workers
 
-    def prepare(self, data: bytes) -> tuple[Inspection, Rendered]:
+    def prepare(self, data: imaging.Source) -> tuple[Inspection, Rendered]:
         probe = imaging.probe(data, self._limits)
         image = imaging.load(
             data, self._limits, target_width=_THUMBNAIL_SIDE, target_height=_THUMBNAIL_SIDE
         )
         return probe, imaging.thumbnail(image)
 
-    def variants(self, data: bytes) -> list[Rendered]:
+    def variants(self, data: imaging.Source) -> list[Rendered]:
         largest = imaging.VARIANT_SPECS[-1][1]
         image = imaging.load(data, self._limits, target_width=largest)
         return imaging.variants(image, avif_speed=self._avif_speed, workers=self._workers)
 
-    def analyze(self, data: bytes) -> dict[str, Any]:
+    def analyze(self, data: imaging.Source) -> dict[str, Any]:
         probe = imaging.probe(data, self._limits)
         image = imaging.load(data, self._limits, target_width=_PREVIEW_WIDTH)
         return imaging.analyze(data, image, probe)
 
-    def preview(self, data: bytes) -> bytes:
+    def preview(self, data: imaging.Source) -> bytes:
         image = imaging.load(data, self._limits, target_width=_PREVIEW_WIDTH)
         return imaging.preview_jpeg(image, _PREVIEW_WIDTH)

@@ -12,10 +12,12 @@ from botocore.exceptions import ClientError
 
 from imagepipe.domain import keys
 from imagepipe.domain.model import Staged, UploadTarget
+from imagepipe.domain.ports import Sink
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+_DOWNLOAD_CHUNK = 1 << 20
 # DeleteObjects takes at most 1000 keys per call.
 _DELETE_BATCH = 1000
 # Kept on an upload written over itself by the sweeper (x-amz-meta-resends).
@@ -65,15 +67,21 @@ class S3Storage:
             raise
         return int(head["ContentLength"])
 
-    def read(self, key: str) -> bytes | None:
+    def download(self, key: str, into: Sink) -> bool:
         try:
             response = self._client().get_object(Bucket=self._bucket, Key=key)
         except ClientError as error:
             if _missing(error):
-                return None
+                return False
             raise
-        data: bytes = response["Body"].read()
-        return data
+        body = response["Body"]
+        try:
+            # One chunk at a time from the socket: an upload of any size takes 1 MiB of memory.
+            for chunk in body.iter_chunks(_DOWNLOAD_CHUNK):
+                into.write(chunk)
+        finally:
+            body.close()
+        return True
 
     def put(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
         self._client().put_object(
@@ -93,9 +101,9 @@ class S3Storage:
                 MetadataDirective="REPLACE",
                 ContentType=content_type,
                 CacheControl=cache_control,
-                # A full-object SHA-256 for the copy: the source of a multipart upload has a
-                # composite one, which moto copies without its "-<parts>" suffix, so that
-                # botocore's response validation then refuses every read of the copy.
+                # The copy gets a full-object SHA-256 of its own. Without it, a copy of a
+                # multipart upload keeps the source's per-part (composite) checksum, which moto
+                # then serves as if it were the whole object's, and every GET fails validation.
                 ChecksumAlgorithm="SHA256",
             )
         except ClientError as error:

@@ -7,7 +7,6 @@ image deleted (or being deleted) removes what it wrote."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 
 from imagepipe.domain import keys
@@ -23,6 +22,7 @@ from imagepipe.domain.ports import (
     JobQueue,
     ObjectStorage,
 )
+from imagepipe.domain.spool import spooled
 from imagepipe.domain.validation import IMAGE_ID_PATTERN
 
 
@@ -75,17 +75,30 @@ def ingest(image_id: str, deps: IngestDeps) -> Outcome:
             f"the upload has {size} bytes, {image.size} were declared",
             deps,
         )
-    data = deps.storage.read(staging)
-    if data is None:
-        return Outcome.SKIPPED
-    if hashlib.sha256(data).hexdigest() != image.sha256:
-        return _fail(
-            image, ErrorCode.CHECKSUM_MISMATCH, "the bytes do not match the declared sha256", deps
-        )
-    try:
-        inspection, thumb = deps.codec.prepare(data)
-    except InvalidImage as error:
-        return _fail(image, error.code, error.message, deps)
+    # Hashed while it is copied to a local file, then decoded from that file: the memory taken
+    # does not grow with the upload's size.
+    with spooled(deps.storage, staging) as upload:
+        if upload is None:
+            return Outcome.SKIPPED
+        if upload.size != image.size:
+            # Written over between the HEAD and the GET: judged by the bytes actually read.
+            return _fail(
+                image,
+                ErrorCode.SIZE_MISMATCH,
+                f"the upload has {upload.size} bytes, {image.size} were declared",
+                deps,
+            )
+        if upload.sha256 != image.sha256:
+            return _fail(
+                image,
+                ErrorCode.CHECKSUM_MISMATCH,
+                "the bytes do not match the declared sha256",
+                deps,
+            )
+        try:
+            inspection, thumb = deps.codec.prepare(upload.file)
+        except InvalidImage as error:
+            return _fail(image, error.code, error.message, deps)
 
     thumb_key = keys.thumbnail_key(image.key_date, image_id)
     original_key = keys.original_key(image.key_date, image_id, inspection.ext)

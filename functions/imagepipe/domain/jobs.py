@@ -24,6 +24,7 @@ from imagepipe.domain.ports import (
     ObjectStorage,
 )
 from imagepipe.domain.similarity import is_phash
+from imagepipe.domain.spool import spooled
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,14 @@ def run_variants_job(image_id: str, *, deps: JobDeps, key_date: str | None = Non
     started = _start(image_id, deps, done=lambda i: i.variants_done, orphaned=orphaned)
     if isinstance(started, Outcome):
         return started
-    image, data = started
-    try:
-        rendered = deps.codec.variants(data)
-    except InvalidImage as error:
-        return _fail(image_id, error, deps)
+    image = started
+    with spooled(deps.storage, image.original_key or "") as original:
+        if original is None:
+            return _original_gone(image_id, deps)
+        try:
+            rendered = deps.codec.variants(original.file)
+        except InvalidImage as error:
+            return _fail(image_id, error, deps)
     written = []
     for output in rendered:
         key = keys.variant_key(image.key_date, image_id, output.name, output.format)
@@ -74,13 +78,17 @@ def run_metadata_job(image_id: str, *, deps: JobDeps, key_date: str | None = Non
     started = _start(image_id, deps, done=lambda i: i.metadata_done, orphaned=orphaned)
     if isinstance(started, Outcome):
         return started
-    image, data = started
-    try:
-        metadata = deps.codec.analyze(data)
-    except InvalidImage as error:
-        return _fail(image_id, error, deps)
-    if deps.labeler is not None:
-        metadata["labels"] = deps.labeler.labels(lambda: deps.codec.preview(data))
+    image = started
+    with spooled(deps.storage, image.original_key or "") as original:
+        if original is None:
+            return _original_gone(image_id, deps)
+        try:
+            metadata = deps.codec.analyze(original.file)
+        except InvalidImage as error:
+            return _fail(image_id, error, deps)
+        if deps.labeler is not None:
+            file = original.file
+            metadata["labels"] = deps.labeler.labels(lambda: deps.codec.preview(file))
     phash = metadata.get("phash")
     if is_phash(phash):
         # Indexed before the record is saved: if the save finds the image deleted, the index
@@ -111,18 +119,20 @@ def _start(
     *,
     done: Callable[[Image], bool],
     orphaned: Callable[[], None],
-) -> tuple[Image, bytes] | Outcome:
-    """The image and its original's bytes, or the outcome of a job with nothing to do."""
+) -> Image | Outcome:
+    """The image to work on, or the outcome of a job with nothing to do."""
     image = deps.images.get(image_id)
     if image is None or not image.visible:
         orphaned()
         return Outcome.ORPHAN
     if done(image) or image.status is not ImageStatus.PROCESSING:
         return Outcome.SKIPPED
-    data = deps.storage.read(image.original_key or "")
-    if data is None:
-        return Outcome.ORPHAN if deps.images.get(image_id) is None else Outcome.SKIPPED
-    return image, data
+    return image
+
+
+def _original_gone(image_id: str, deps: JobDeps) -> Outcome:
+    """The original was not there (any more): deleted meanwhile, or done by another job."""
+    return Outcome.ORPHAN if deps.images.get(image_id) is None else Outcome.SKIPPED
 
 
 def _fail(image_id: str, error: InvalidImage, deps: JobDeps) -> Outcome:

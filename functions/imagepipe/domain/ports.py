@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from imagepipe.domain.events import ImageEvent
 from imagepipe.domain.model import (
@@ -113,6 +113,12 @@ class SocketGateway(Protocol):
         ...
 
 
+class Sink(Protocol):
+    """Where a download writes: a file, or anything else that takes bytes in order."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class ObjectStorage(Protocol):
     def presign_upload(
         self, *, key: str, content_type: str, sha256: str, max_bytes: int, expires_in: int
@@ -129,8 +135,9 @@ class ObjectStorage(Protocol):
         """The object's size in bytes, or None when it does not exist."""
         ...
 
-    def read(self, key: str) -> bytes | None:
-        """The object's bytes, or None when it does not exist."""
+    def download(self, key: str, into: Sink) -> bool:
+        """Write the object's bytes into `into` in chunks of at most 1 MiB, never holding the
+        whole object in memory; False (nothing written) when it does not exist."""
         ...
 
     def put(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None: ...
@@ -163,17 +170,20 @@ class EventPublisher(Protocol):
 
 class ImageCodec(Protocol):
     """Decoding and encoding, implemented with Pillow in imagepipe.imaging. Raises
-    InvalidImage for bytes that are not an acceptable image."""
+    InvalidImage for bytes that are not an acceptable image.
 
-    def prepare(self, data: bytes) -> tuple[Inspection, Rendered]:
+    `data` is the file's bytes or a seekable binary file holding them (read from its start,
+    lazily: a decoder reads what it needs, so a large file need not be in memory)."""
+
+    def prepare(self, data: bytes | IO[bytes]) -> tuple[Inspection, Rendered]:
         """Inspect (limits checked before decoding) and make the 150x150 thumbnail."""
         ...
 
-    def variants(self, data: bytes) -> list[Rendered]: ...
+    def variants(self, data: bytes | IO[bytes]) -> list[Rendered]: ...
 
-    def analyze(self, data: bytes) -> dict[str, Any]: ...
+    def analyze(self, data: bytes | IO[bytes]) -> dict[str, Any]: ...
 
-    def preview(self, data: bytes) -> bytes:
+    def preview(self, data: bytes | IO[bytes]) -> bytes:
         """A JPEG of at most 1024 px, sRGB, no metadata: what a labelling service is sent."""
         ...
 

@@ -3,6 +3,7 @@
 Handlers and the domain reach it through an adapter; the API functions never import it, so
 their cold starts never pay for Pillow.
 
+    data                     the file: bytes, or a seekable binary file read lazily
     probe(data, limits)      header only: format, size as shown, frames, mode; limits (pixels,
                              frames, the memory the decode would take) enforced
     load(data, limits)       the first frame, upright, sRGB, RGB or RGBA, no metadata
@@ -17,7 +18,7 @@ the error catalogue (imagepipe.domain.errors). Outputs are the domain's Rendered
 from __future__ import annotations
 
 from imagepipe.imaging.analyze import analyze
-from imagepipe.imaging.decode import Limits, Probe, load, probe
+from imagepipe.imaging.decode import Limits, Probe, Source, load, probe
 from imagepipe.imaging.errors import ImagingError
 from imagepipe.imaging.formats import sniff
 from imagepipe.imaging.memory import decode_budget
@@ -36,6 +37,7 @@ __all__ = [
     "ImagingError",
     "Limits",
     "Probe",
+    "Source",
     "analyze",
     "decode_budget",
     "load",

@@ -15,7 +15,7 @@ from PIL import ExifTags, Image, ImageStat
 
 from imagepipe.imaging import _pillow
 from imagepipe.imaging.colour import profile_name
-from imagepipe.imaging.decode import DECODE_ERRORS, Probe, header_exif, open_header
+from imagepipe.imaging.decode import DECODE_ERRORS, Probe, Source, header_exif, open_header
 from imagepipe.imaging.phash import phash
 from imagepipe.imaging.render import REDUCING_GAP
 from imagepipe.imaging.thumbhash import MAX_SIDE as THUMBHASH_SIDE
@@ -34,8 +34,9 @@ _Base = ExifTags.Base
 _GPS = ExifTags.GPS
 
 
-def analyze(data: bytes, img: Image.Image, probe: Probe) -> dict[str, Any]:
-    """img is the decoded image (load()), probe the header's facts (probe()), data the file."""
+def analyze(data: Source, img: Image.Image, probe: Probe) -> dict[str, Any]:
+    """img is the decoded image (load()), probe the header's facts (probe()), data the file
+    (bytes or a seekable binary file)."""
     icc, exif = _header_metadata(data, probe)
     work = _shrink(img, _WORK_SIDE)
     return {
@@ -55,7 +56,7 @@ def analyze(data: bytes, img: Image.Image, probe: Probe) -> dict[str, Any]:
     }
 
 
-def _header_metadata(data: bytes, probe: Probe) -> tuple[bytes | None, Image.Exif]:
+def _header_metadata(data: Source, probe: Probe) -> tuple[bytes | None, Image.Exif]:
     try:
         with open_header(data, probe.format) as src:
             icc = src.info.get("icc_profile")

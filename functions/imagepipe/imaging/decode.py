@@ -5,6 +5,11 @@ with the one Pillow plugin for that format, check the pixel and frame limits, an
 decode. Decoding yields the first frame (the primary image for HEIC), turned upright by its EXIF
 orientation, converted to sRGB from its embedded ICC profile (colour.py) and normalised to 8-bit
 RGB or RGBA.
+
+The file comes as bytes or as a seekable binary file (read from its start whatever its
+position: each open rewinds it). Pillow reads a file lazily, the header first and the pixels on
+load(), so a file on disk is never read into memory as a whole by the formats whose decoders
+stream (JPEG, PNG, GIF).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import IO, cast
 
 from PIL import ExifTags, Image, ImageFile
 
@@ -24,6 +30,9 @@ from imagepipe.imaging.colour import to_srgb
 from imagepipe.imaging.errors import ImagingError
 from imagepipe.imaging.formats import FORMATS, SNIFF_BYTES, sniff
 from imagepipe.imaging.memory import MIB, decode_bytes, png_rows_bytes
+
+# What every function of this module that reads a file takes.
+Source = bytes | IO[bytes]
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ _ORIENTATIONS = {
 }
 
 
-def probe(data: bytes, limits: Limits) -> Probe:
+def probe(data: Source, limits: Limits) -> Probe:
     """Format, size, frames and mode from the header, with the limits enforced; no pixel is
     decoded. Raises ImagingError."""
     img, info, _ = _open(data, limits)
@@ -82,7 +91,7 @@ def probe(data: bytes, limits: Limits) -> Probe:
 
 
 def load(
-    data: bytes,
+    data: Source,
     limits: Limits,
     *,
     target_width: int | None = None,
@@ -122,9 +131,47 @@ def load(
     return out
 
 
-def open_header(data: bytes, format_name: str) -> ImageFile.ImageFile:
+def open_header(data: Source, format_name: str) -> ImageFile.ImageFile:
     """The file opened (not decoded) with the allowlisted plugin of an already probed format."""
-    return Image.open(io.BytesIO(data), formats=[FORMATS[format_name].pillow])
+    return Image.open(_rewound(data), formats=[FORMATS[format_name].pillow])
+
+
+def head(data: Source, size: int) -> bytes:
+    """The first `size` bytes of the file (fewer if it is shorter), leaving a file rewound."""
+    if isinstance(data, bytes):
+        return data[:size]
+    data.seek(0)
+    first = data.read(size)
+    data.seek(0)
+    return first
+
+
+def _rewound(data: Source) -> IO[bytes]:
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
+    data.seek(0)
+    # Pillow's close() closes the file it was given, and every open here is closed.
+    return cast("IO[bytes]", _Borrowed(data))
+
+
+class _Borrowed:
+    """The caller's file as one open image sees it: read and seek go through, close does not
+    (the file is the caller's, opened again by the next probe, load or analysis)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        pass
 
 
 def header_exif(img: Image.Image) -> Image.Exif:
@@ -145,8 +192,9 @@ def orientation_of(img: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]:
-    name = sniff(data[:SNIFF_BYTES])
+def _open(data: Source, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]:
+    first = head(data, SNIFF_BYTES)
+    name = sniff(first)
     if name is None:
         raise ImagingError(
             ErrorCode.UNSUPPORTED_FORMAT, "not a JPEG, PNG, WebP, GIF, AVIF or HEIC image"
@@ -184,7 +232,7 @@ def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]
                 f"{frames} frames of {width}x{height} are {frames * width * height} pixels in "
                 f"all, more than {limits.max_animation_pixels}",
             )
-        _check_memory(name, img, orientation, limits, data)
+        _check_memory(name, img, orientation, limits, first)
         info = Probe(
             format=name,
             ext=fmt.ext,
@@ -205,11 +253,12 @@ def _open(data: bytes, limits: Limits) -> tuple[ImageFile.ImageFile, Probe, int]
 
 
 def _check_memory(
-    name: str, img: ImageFile.ImageFile, orientation: int, limits: Limits, data: bytes
+    name: str, img: ImageFile.ImageFile, orientation: int, limits: Limits, first: bytes
 ) -> None:
+    """first: the file's first bytes (PNG's IHDR chunk is within its first 26)."""
     if limits.max_decode_bytes is None:
         return
-    rows = png_rows_bytes(data[:26], img.width) if name == "png" else 0
+    rows = png_rows_bytes(first[:26], img.width) if name == "png" else 0
     need = decode_bytes(
         name,
         img.size,
