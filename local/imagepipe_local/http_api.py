@@ -212,6 +212,8 @@ def upload_limits(template: Template) -> dict[str, Any]:
         "maxFileBytes": int(environment["MAX_UPLOAD_BYTES"]),
         "maxFilesPerRequest": MAX_FILES_PER_REQUEST,
         "allowedContentTypes": sorted(ALLOWED_CONTENT_TYPES),
+        # Above this size the API answers a multipart upload, which the Uppy page sends in parts.
+        "multipartThresholdBytes": int(environment["MULTIPART_THRESHOLD_BYTES"]),
     }
 
 

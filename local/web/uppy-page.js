@@ -1,6 +1,8 @@
-// The integration example for Uppy users: everything imagepipe needs is getUploadParameters.
-// Below the dashboard, each file's image is followed live (live.js): thumbnail, then variants,
-// or the reason it failed.
+// The integration example for Uppy users: a small file goes with getUploadParameters (the
+// presigned POST); a large one, which the API answers with a multipart upload, goes in parts
+// through @uppy/aws-s3's multipart callbacks, each mapped on one route of the API, and resumes
+// after a reload. Below the dashboard, each file's image is followed live (live.js): thumbnail,
+// then variants, or the reason it failed.
 import { SessionUpdates, liveBadge, oneAtATime } from "./live.js";
 
 const { Uppy, Dashboard, AwsS3 } = window.Uppy;
@@ -8,9 +10,57 @@ const { Uppy, Dashboard, AwsS3 } = window.Uppy;
 const SETTLED = new Set(["completed", "failed", "error", "rejected"]);
 const session = "uppy-" + crypto.randomUUID();
 
+async function sha256(blob) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+}
+
 async function sha256Hex(blob) {
-  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return Array.from(await sha256(blob), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// What POST /uploads/{imageId}/parts wants: standard (padded) base64 of the 32-byte digest.
+async function sha256Base64(blob) {
+  return btoa(String.fromCharCode(...(await sha256(blob))));
+}
+
+// One call of the API. A refusal ({"error": {code, message}}) becomes an Error with the API's
+// message and code, which Uppy shows on the file as it is.
+async function api(method, path, body, signal) {
+  const response = await fetch(path, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+  });
+  if (response.status === 204) return null;
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(answer.error ? answer.error.message : `${method} ${path} answered ${response.status}`);
+    error.code = answer.error && answer.error.code;
+    error.status = response.status;
+    throw error;
+  }
+  return answer;
+}
+
+// A part (or a POST) that S3 refused: its XML error says why. Uppy retries what has a `source`
+// with a status it deems transient, 400 included; a refusal (4xx) is final, so it has none.
+function s3Refusal(error) {
+  const xhr = error && error.source;
+  if (!xhr || typeof xhr.status !== "number" || error.message === "Request has expired") return error;
+  if (xhr.status === 0) return Object.assign(new Error("the storage could not be reached"), { source: xhr });
+  let code = "";
+  let message = "";
+  try {
+    const xml = new DOMParser().parseFromString(xhr.responseText || "", "application/xml");
+    code = xml.querySelector("Error > Code")?.textContent || "";
+    message = xml.querySelector("Error > Message")?.textContent || "";
+  } catch {
+    // not XML: the status alone says it
+  }
+  const refused = new Error(`storage refused the upload (${xhr.status}${code ? " " + code : ""})${message ? ": " + message : ""}`);
+  if (xhr.status >= 500 || xhr.status === 429) refused.source = xhr;  // worth another try
+  return refused;
 }
 
 // ---- the results: one item per file; data-image-id once the API has named its image
@@ -32,6 +82,15 @@ function itemOf(file) {
 
 function itemsOf(imageId) {
   return document.querySelectorAll(`#results li[data-image-id="${CSS.escape(imageId)}"]`);
+}
+
+// The image is gone (deleted, or its upload aborted): its items go, except one whose upload
+// failed, which keeps saying why (a retry names the image again).
+function forget(imageId) {
+  itemsOf(imageId).forEach((item) => {
+    if (item.dataset.status === "error") delete item.dataset.imageId;
+    else item.remove();
+  });
 }
 
 function report(item, status, text) {
@@ -59,7 +118,7 @@ function show(item, image) {
 const refresh = oneAtATime(async (imageId) => {
   const response = await fetch(`/images/${imageId}`);
   if (response.status === 404) {
-    itemsOf(imageId).forEach((item) => item.remove());  // deleted meanwhile
+    forget(imageId);  // deleted meanwhile
     return;
   }
   if (!response.ok) throw new Error(`GET /images/${imageId} answered ${response.status}`);
@@ -71,7 +130,7 @@ const refresh = oneAtATime(async (imageId) => {
 
 function onLiveMessage(message) {
   if (message.type === "image.deleted") {
-    itemsOf(message.imageId).forEach((item) => item.remove());
+    forget(message.imageId);
     return;
   }
   // The message names the change; the image (thumbnail, variants, error) is one GET away.
@@ -91,22 +150,16 @@ async function catchUp() {
 // ---- Uppy
 
 async function presign(file) {
-  const response = await fetch("/uploads", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      sessionId: session,
-      files: [{ filename: file.name, contentType: file.type, size: file.size, sha256: await sha256Hex(file.data) }],
-    }),
+  const body = await api("POST", "/uploads", {
+    sessionId: session,
+    files: [{ filename: file.name, contentType: file.type, size: file.size, sha256: await sha256Hex(file.data) }],
   });
-  const body = await response.json();
-  if (!response.ok) {
-    const error = new Error(body.error ? body.error.message : `POST /uploads answered ${response.status}`);
-    error.code = body.error && body.error.code;
-    throw error;
-  }
   return body.uploads[0];
 }
+
+const isMultipart = (entry) => Boolean(entry && entry.upload && entry.upload.method === "MULTIPART");
+// Every multipart route is under the image: the key and uploadId Uppy passes are the API's own.
+const partsPath = (file) => `/uploads/${encodeURIComponent(file.meta.imageId)}`;
 
 // What the API accepts (types, size, files per request), as the local stack reads it from the
 // template: Uppy refuses anything else before a byte is hashed.
@@ -120,12 +173,64 @@ const uppy = new Uppy({
 })
   .use(Dashboard, { inline: true, target: "#dashboard", height: 360 })
   .use(AwsS3, {
-    shouldUseMultipart: false,
+    // The API decides: a file it answered with a multipart upload goes in parts.
+    shouldUseMultipart: (file) => isMultipart(targets.get(file.id)),
     // The presigned POST of each file, asked for before the upload (see the pre-processor).
     async getUploadParameters(file) {
       const entry = targets.get(file.id) || (await presign(file));
       report(itemOf(file), "uploading", "uploading");
       return entry.upload;  // {method, url, fields, headers}: exactly what Uppy expects
+    },
+    // A refused PUT or POST says what S3 said, not "Non 2xx".
+    async uploadPartBytes(options) {
+      try {
+        return await AwsS3.uploadPartBytes(options);
+      } catch (error) {
+        throw s3Refusal(error);
+      }
+    },
+    // ---- multipart: one callback, one route (the pre-processor already has the upload)
+    async createMultipartUpload(file) {
+      let entry = targets.get(file.id);
+      if (!isMultipart(entry)) {  // aborted meanwhile: the API starts a new one
+        entry = await presign(file);
+        targets.set(file.id, entry);
+      }
+      report(itemOf(file), "uploading", `uploading in ${entry.upload.partCount} parts`);
+      return { uploadId: entry.upload.uploadId, key: entry.upload.key };
+    },
+    // Uppy splits the file with this size; the API's parts are the same: every part but the
+    // last exactly partSize bytes.
+    getChunkSize(data) {
+      const file = uppy.getFiles().find((f) => f.data === data);
+      const entry = file && targets.get(file.id);
+      return isMultipart(entry) ? entry.upload.partSize : 8 * 1024 * 1024;
+    },
+    async signPart(file, { partNumber, body, signal }) {
+      const answer = await api("POST", `${partsPath(file)}/parts`, {
+        parts: [{ partNumber, size: body.size, sha256: await sha256Base64(body) }],
+      }, signal);
+      const [part] = answer.parts;
+      // The checksum header is signed into the URL: Uppy's PUT sends it verbatim.
+      return { method: part.method, url: part.url, headers: part.headers };
+    },
+    async listParts(file, { signal }) {
+      const answer = await api("GET", `${partsPath(file)}/parts`, undefined, signal);
+      storedParts.set(file.id, new Set(answer.parts.map((part) => part.partNumber)));
+      report(itemOf(file), "uploading",
+        `resuming: ${answer.parts.length} of ${answer.partCount} parts already stored`);
+      return answer.parts.map((part) => ({ PartNumber: part.partNumber, Size: part.size, ETag: part.etag }));
+    },
+    async completeMultipartUpload(file, { parts, signal }) {
+      const answer = await api("POST", `${partsPath(file)}/complete`, {
+        parts: parts.map((part) => ({ partNumber: part.PartNumber, etag: part.ETag })),
+      }, signal);
+      return { location: `/images/${answer.imageId}`, imageId: answer.imageId, status: answer.status };
+    },
+    async abortMultipartUpload(file, { signal }) {
+      targets.delete(file.id);  // gone: a retry asks POST /uploads again
+      storedParts.delete(file.id);
+      await api("DELETE", partsPath(file), undefined, signal);
     },
   });
 
@@ -151,6 +256,12 @@ uppy.addPreProcessor(async (fileIDs) => {
     item.dataset.imageId = entry.imageId;
     if (entry.upload) {
       targets.set(id, entry);
+      // The same file again while its multipart upload is open (a reload, another tab): the API
+      // answers the same uploadId. With it in the file's state, @uppy/aws-s3 restores the upload
+      // instead of creating one: it lists the parts S3 holds and sends only the others.
+      if (isMultipart(entry) && !entry.isNew) {
+        uppy.setFileState(id, { s3Multipart: { key: entry.upload.key, uploadId: entry.upload.uploadId } });
+      }
       return;
     }
     // Already stored: done, nothing to send, and no message announces it again: ask once.
@@ -176,12 +287,27 @@ uppy.on("upload-success", (file) => {
     report(item, "uploaded", "uploaded, waiting for processing");
   }
 });
+// Which parts S3 holds, per file: listed on a resume, then one more with each part sent.
+const storedParts = new Map();
+uppy.on("s3-multipart:part-uploaded", (file, part) => {
+  const entry = targets.get(file.id);
+  const stored = storedParts.get(file.id) || new Set();
+  storedParts.set(file.id, stored.add(part.PartNumber));
+  const item = itemOf(file);
+  if (item.dataset.status === "uploading" && entry) {
+    report(item, "uploading", `uploading: ${stored.size} of ${entry.upload.partCount} parts stored`);
+  }
+});
 uppy.on("upload-error", (file, error) => {
   const item = itemOf(file);
-  if (item.dataset.status !== "rejected") report(item, "error", "error: " + error.message);
+  const code = error.code ? `${error.code}: ` : "";
+  if (item.dataset.status !== "rejected") report(item, "error", `error — ${code}${error.message}`);
 });
 
 document.getElementById("session").textContent = session;
+if (limits.multipartThresholdBytes) {
+  document.getElementById("threshold").textContent = `${limits.multipartThresholdBytes / (1024 * 1024)} MiB`;
+}
 new SessionUpdates(session, {
   onMessage: onLiveMessage,
   poll: catchUp,

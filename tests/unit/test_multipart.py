@@ -174,7 +174,7 @@ def test_complete_checks_the_part_list_then_assembles(world: FakeWorld) -> None:
     # When the right list comes (ETags with or without quotes)
     done = complete_upload(TENANT, image_id, [(n, e.strip('"')) for n, e in etags.items()], deps)
     # Then the object is the file, the record says the bytes are in, nothing is open
-    assert world.storage.read(f"uploads/{image_id}") == DATA
+    assert world.storage.objects[f"uploads/{image_id}"] == DATA
     assert done.status is ImageStatus.PENDING_UPLOAD
     assert done.bytes_arrived
     assert world.multipart.open == {}
