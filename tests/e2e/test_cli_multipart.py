@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,29 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from PIL import Image
 
 from imagepipe_local import multipart
 from imagepipe_local.client import FAILED, Api
 from imagepipe_local.upload import exit_code, upload
-from tests.e2e.conftest import RunningStack, imagepipe, local_only
-from tests.photos import photo
+from tests.e2e.conftest import RunningStack, imagepipe, large_photo_file, local_only
 
 pytestmark = [pytest.mark.e2e, local_only]
 
 MIB = 1 << 20
-
-
-def large_photo(directory: Path, name: str) -> Path:
-    """A real photo upscaled to 3600x2400 (8.6 MP) with 20% random noise, as a PNG of about
-    20 MiB: three 8 MiB parts, valid and far within the pixel limit, new bytes every time."""
-    with Image.open(photo("sunset-12mp.jpg")) as source:
-        image = source.convert("RGB").resize((3600, 2400), Image.Resampling.BILINEAR)
-    noise = Image.frombytes("RGB", image.size, os.urandom(3600 * 2400 * 3))
-    path = directory / name
-    Image.blend(image, noise, 0.2).save(path, "PNG", compress_level=1)
-    assert 17 * MIB < path.stat().st_size < 24 * MIB
-    return path
 
 
 def open_uploads(stack: RunningStack, key: str) -> list[dict[str, Any]]:
@@ -45,7 +30,7 @@ def open_uploads(stack: RunningStack, key: str) -> list[dict[str, Any]]:
 
 def test_a_large_file_is_sent_in_parts_and_completes(stack: RunningStack, tmp_path: Path) -> None:
     # Given a ~20 MiB photo (above the 16 MiB multipart threshold)
-    big = large_photo(tmp_path, "big.png")
+    big = large_photo_file(tmp_path, "big.png")
     # When the CLI uploads it
     run = imagepipe("upload", str(big), "--json", "--api", stack.api, "--session", "cli-mp")
     # Then it went in three parts, none skipped, and the pipeline completed it
@@ -86,7 +71,7 @@ def test_an_interrupted_upload_resumes_with_only_the_missing_parts(
 ) -> None:
     # Given a ~20 MiB photo, and an S3 connection that drops part 2 once (the CLI retries
     # it) and then the CLI stopped in the middle of part 3
-    big = large_photo(tmp_path, "resumed.png")
+    big = large_photo_file(tmp_path, "resumed.png")
     seen: list[str] = []
     script: dict[int, list[type[Exception]]] = {
         2: [requests.ConnectionError],
@@ -130,7 +115,7 @@ def test_a_part_s3_refuses_fails_the_file_with_s3s_code(
 ) -> None:
     # Given a ~20 MiB photo, and a CLI whose part 2 carries other bytes than the ones it
     # signed (a file changed under it, a corrupting proxy)
-    big = large_photo(tmp_path, "refused.png")
+    big = large_photo_file(tmp_path, "refused.png")
     real = multipart._put
 
     def corrupting(url: str, *, data: Any, headers: dict[str, str]) -> requests.Response:
