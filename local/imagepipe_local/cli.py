@@ -69,7 +69,10 @@ def _api_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             print(f"imagepipe: {error}", file=sys.stderr)
             return error.exit_code
         except KeyboardInterrupt:
-            print("imagepipe: interrupted", file=sys.stderr)
+            hint = ""
+            if getattr(args, "command", None) == "upload":
+                hint = " (run the same command again: large files resume where they stopped)"
+            print(f"imagepipe: interrupted{hint}", file=sys.stderr)
             return 130
         except BrokenPipeError:
             # The reader of stdout went away (`| head`): quiet, as other Unix tools are.

@@ -1,5 +1,6 @@
 """`imagepipe upload`: what a browser does, from the command line: hash, presign in batches of
-10, POST each new file straight to S3, wait for the pipeline, and name each file's outcome."""
+10, POST each new file straight to S3 (a large one in parts, resumably: multipart.py), wait for
+the pipeline, and name each file's outcome."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import requests
 from tqdm import tqdm
 
+from imagepipe_local import multipart
 from imagepipe_local.client import FAILED, OK, REJECTED, USAGE, Api, CliError, Refused, columns
 
 BATCH = 10  # POST /uploads takes 1 to 10 files
@@ -45,6 +47,7 @@ class Outcome:
     seconds: float = 0.0
     spec: dict[str, Any] = field(default_factory=dict)
     upload: dict[str, Any] | None = None
+    parts: dict[str, int] | None = None  # a multipart upload's parts: total, sent, skipped
 
     @property
     def label(self) -> str:
@@ -68,6 +71,7 @@ class Outcome:
             "error": {"code": self.code, "message": self.message} if self.code else None,
             "variants": self.variants,
             "seconds": round(self.seconds, 3),
+            "parts": self.parts,
         }
 
 
@@ -252,12 +256,21 @@ def upload(
     for batch in _batches(outcomes, BATCH):
         presign(api, session, batch)
     to_send = [o for o in outcomes if o.upload is not None]
-    total = sum(int(o.spec["size"]) for o in to_send)
-    with tqdm(total=total, unit="B", unit_scale=True, disable=not progress) as bar:
-        for outcome in to_send:
-            send(outcome, bar)
+    in_parts = [o for o in to_send if _is_multipart(o)]
+    posts = [o for o in to_send if not _is_multipart(o)]
+    if posts or not in_parts:
+        total = sum(int(o.spec["size"]) for o in posts)
+        with tqdm(total=total, unit="B", unit_scale=True, disable=not progress) as bar:
+            for outcome in posts:
+                send(outcome, bar)
+    for outcome in in_parts:
+        multipart.send(api, outcome, progress)
     wait(api, outcomes, timeout, progress)
     return outcomes
+
+
+def _is_multipart(outcome: Outcome) -> bool:
+    return (outcome.upload or {}).get("method") == "MULTIPART"
 
 
 def _batches(items: list[Outcome], size: int) -> Iterable[list[Outcome]]:

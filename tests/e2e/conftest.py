@@ -25,6 +25,7 @@ import requests
 from PIL import Image
 
 from imagepipe_local.template import Template
+from tests.photos import photo
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED_STACK = os.environ.get("AWS_SAM_STACK_NAME", "")
@@ -202,15 +203,19 @@ def photo_file(directory: Path, name: str, seed: int) -> Path:
     return path
 
 
-def large_photo_file(directory: Path, name: str, seed: int, megapixels: float = 7.0) -> Path:
-    """A valid PNG of about 3 bytes per pixel (~20 MiB at 7 MP): noise over a gradient, which
-    PNG cannot compress, so the file is above MultipartThresholdBytes and goes up in parts;
-    never the same bytes twice."""
-    width = int((megapixels * 1_000_000 * 4 / 3) ** 0.5)
-    height = int(width * 3 / 4)
-    noise = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
-    gradient = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    image = Image.blend(noise, gradient, 0.3 + (seed % 5) / 100)
+def large_photo_file(directory: Path, name: str, *, jpeg: bool = False) -> Path:
+    """A real photograph upscaled with fresh random noise to 17-24 MiB: above the multipart
+    threshold (16 MiB), three parts of 8 MiB, far within the pixel limit, and never the same
+    bytes twice (no test resumes another's upload). A PNG (3600x2400, 20 % noise), or with
+    `jpeg` a JPEG (4000x2600, 30 % noise, quality 98) for pages that pick files by type."""
+    size, mix = ((4000, 2600), 0.3) if jpeg else ((3600, 2400), 0.2)
+    with Image.open(photo("wood-5mp.jpg" if jpeg else "sunset-12mp.jpg")) as source:
+        image = source.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+    noise = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
     path = directory / name
-    image.save(path, "PNG", compress_level=1)
+    if jpeg:
+        Image.blend(image, noise, mix).save(path, "JPEG", quality=98, subsampling=0)
+    else:
+        Image.blend(image, noise, mix).save(path, "PNG", compress_level=1)
+    assert 17 * 1024 * 1024 < path.stat().st_size < 24 * 1024 * 1024, path.stat().st_size
     return path

@@ -71,7 +71,7 @@ def test_a_large_file_survives_a_lost_client_and_a_corrupt_part(
     stack: RunningStack, tmp_path: Path
 ) -> None:
     # Given a ~20 MiB PNG, above the 16 MiB multipart threshold
-    path = large_photo_file(tmp_path, "large.png", seed=1)
+    path = large_photo_file(tmp_path, "large.png")
     data = path.read_bytes()
     assert len(data) > 16 * 1024 * 1024
     # When it is presigned: a multipart upload of 8 MiB parts
@@ -127,7 +127,7 @@ def test_a_large_file_survives_a_lost_client_and_a_corrupt_part(
 
 def test_an_aborted_upload_leaves_nothing(stack: RunningStack, tmp_path: Path) -> None:
     # Given a large file with one part stored
-    path = large_photo_file(tmp_path, "aborted.png", seed=2)
+    path = large_photo_file(tmp_path, "aborted.png")
     upload = presign(stack, path, "e2e-mp-3")
     image_id = upload["imageId"]
     first = path.read_bytes()[: upload["upload"]["partSize"]]

@@ -6,7 +6,6 @@ test-artifacts/ at the repository root (IMAGEPIPE_ARTIFACTS moves them)."""
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from pathlib import Path
@@ -15,33 +14,14 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from PIL import Image
 
-from tests.e2e.conftest import ROOT, RunningStack, local_only
+from tests.e2e.conftest import ROOT, RunningStack, large_photo_file, local_only
 from tests.e2e.test_uppy_page import add_and_upload, uppy_page
-from tests.photos import photo
 
 pytestmark = [pytest.mark.e2e, local_only]  # the page, the S3 front and its bucket are local
 
 ARTIFACTS = Path(os.environ.get("IMAGEPIPE_ARTIFACTS", ROOT / "test-artifacts"))
-MiB = 1024 * 1024
 PROCESSED = 90_000  # ms: sent, ingested and given its variants, under load
-
-
-def large_photo(directory: Path, name: str) -> Path:
-    """A real photograph upscaled to 4000x2600 (10.4 MP) with fresh random noise, as a JPEG of
-    18-24 MiB: above the default multipart threshold (16 MiB), three parts of 8 MiB at most,
-    within the pixel limit, and never the same bytes twice (no run resumes another's upload)."""
-    size = (4000, 2600)
-    with Image.open(photo("wood-5mp.jpg")) as source:
-        image = source.convert("RGB").resize(size, Image.Resampling.BILINEAR)
-    noise = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    buffer = io.BytesIO()
-    Image.blend(image, noise, 0.3).save(buffer, "JPEG", quality=98, subsampling=0)
-    assert 18 * MiB < buffer.tell() < 24 * MiB, buffer.tell()
-    path = directory / name
-    path.write_bytes(buffer.getvalue())
-    return path
 
 
 def part_number(request: Any) -> int | None:
@@ -95,7 +75,7 @@ def test_a_large_file_goes_in_parts_and_resumes_after_a_reload(
 ) -> None:
     # Given a ~20 MiB photo, above the threshold the page learns from the stack
     limits = requests.get(f"{stack.api}/static/limits.json", timeout=10).json()
-    large = large_photo(tmp_path, "large.jpg")
+    large = large_photo_file(tmp_path, "large.jpg", jpeg=True)
     assert large.stat().st_size > limits["multipartThresholdBytes"]
     page, errors = uppy_page(browser, stack)
     sent: list[int] = []  # the part numbers of every part PUT, in the order the browser sent them
@@ -161,7 +141,7 @@ def test_a_part_the_storage_refuses_says_why_and_the_upload_is_aborted(
     browser: Any, stack: RunningStack, tmp_path: Path
 ) -> None:
     # Given the page, a large photo, and a network that changes part 2's bytes on the way
-    large = large_photo(tmp_path, "tampered.jpg")
+    large = large_photo_file(tmp_path, "tampered.jpg", jpeg=True)
     page, errors = uppy_page(browser, stack)
 
     def tamper_part_2(route: Any) -> None:
@@ -201,7 +181,7 @@ def test_a_completion_the_api_refuses_shows_the_apis_message(
     browser: Any, stack: RunningStack, tmp_path: Path
 ) -> None:
     # Given the page, a large photo, and a network that garbles the ETag S3 answers for part 1
-    large = large_photo(tmp_path, "etag.jpg")
+    large = large_photo_file(tmp_path, "etag.jpg", jpeg=True)
     page, errors = uppy_page(browser, stack)
 
     def garble_etag(route: Any) -> None:
