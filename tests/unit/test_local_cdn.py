@@ -21,7 +21,7 @@ from imagepipe_local.cdn import (
     canned_policy,
     secret_arn,
 )
-from imagepipe_local.template import LocalNames
+from imagepipe_local.template import LocalNames, Template
 
 NOW = 1_800_000_000
 BASE = "http://127.0.0.1:3000/cdn"
@@ -158,3 +158,29 @@ def test_the_key_pair_is_kept_in_the_data_dir(tmp_path: Path) -> None:
 )
 def test_byte_ranges(header: str | None, expected: object) -> None:
     assert byte_range(header, 1000) == expected
+
+
+def test_the_template_resolves_the_distribution_locally() -> None:
+    # Given a template whose function environment names the distribution's domain and key
+    template = Template(
+        {
+            "Parameters": {"CdnPublicKeyPem": {"Type": "String", "Default": ""}},
+            "Conditions": {
+                "UseSignedUrls": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CdnPublicKeyPem"}, ""]}]}
+            },
+            "Resources": {
+                "ImagesDistribution": {"Type": "AWS::CloudFront::Distribution"},
+                "CdnPublicKey": {
+                    "Type": "AWS::CloudFront::PublicKey",
+                    "Condition": "UseSignedUrls",
+                },
+            },
+        },
+        parameters=KEYS.parameters(LocalNames()),
+    )
+    # Then both resolve (the stack then points them at its own /cdn and key pair id)
+    assert template.condition("UseSignedUrls")
+    domain = template.resolve({"Fn::Sub": "https://${ImagesDistribution.DomainName}"})
+    assert domain == "https://imagepipe-local-imagesdistribution.cloudfront.net"
+    assert template.resolve({"Fn::GetAtt": ["ImagesDistribution", "Id"]})
+    assert template.resolve({"Ref": "CdnPublicKey"})
