@@ -281,6 +281,12 @@ class Template:
             return self.physical_name(logical_id)
         if attribute == "QueueUrl":
             return self.queue_url(logical_id)
+        if attribute == "DomainName" and (
+            self.resource(logical_id)["Type"] == "AWS::CloudFront::Distribution"
+        ):
+            # d + 13 lowercase alphanumerics on AWS. Nothing answers there: the local stack
+            # serves its own CDN and sets CDN_BASE_URL to it.
+            return f"d{logical_id.lower()[:13]:0<13}.cloudfront.net"
         raise ValueError(f"unsupported Fn::GetAtt {logical_id}.{attribute}")
 
     def queue_url(self, logical_id: str) -> str:
