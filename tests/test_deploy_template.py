@@ -443,3 +443,247 @@ def test_the_ticket_key_is_generated_and_readable_by_the_signer_and_the_verifier
         "ImagesApiFunction": template.arn("EventsTicketKey"),
         "EventsSocketFunction": template.arn("EventsTicketKey"),
     }
+
+
+# --- Delivery through CloudFront ---------------------------------------------------------------
+
+CDN_KEY_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:imagepipe-cdn-key-AbCdEf"
+# Only passed through to CloudFront: any PEM-shaped text will do here.
+CDN_PUBLIC_KEY = "\n".join(
+    [
+        "-----BEGIN PUBLIC KEY-----",
+        "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
+        "-----END PUBLIC KEY-----",
+        "",
+    ]
+)
+SIGNED = {"CdnPublicKeyPem": CDN_PUBLIC_KEY, "CdnPrivateKeySecretArn": CDN_KEY_SECRET}
+CUSTOM_DOMAIN = {
+    "CdnDomainName": "images.example.com",
+    "CdnCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d",
+}
+
+
+def distribution_config(deployed: Template) -> dict[str, Any]:
+    (distribution,) = deployed.of_type("AWS::CloudFront::Distribution")
+    assert distribution == "ImagesDistribution"
+    config = dict(deployed.properties(distribution)["DistributionConfig"])
+    # The origin's bucket endpoint has no local name; test_the_distribution_reads_the_bucket_...
+    # reads it unresolved.
+    config.pop("Origins")
+    resolved: dict[str, Any] = deployed.resolve(config)
+    return resolved
+
+
+def statements_of_role(deployed: Template, role: str) -> list[dict[str, Any]]:
+    policies = deployed.resolve(deployed.properties(role).get("Policies", []))
+    return [s for policy in policies for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_the_distribution_reads_the_bucket_through_an_origin_access_control_that_signs() -> None:
+    # Given the template as SAM transforms it
+    deployed = sam_transform({})
+    # When the distribution's one origin and its origin access control are read
+    (origin,) = deployed.properties("ImagesDistribution")["DistributionConfig"]["Origins"]
+    (control,) = deployed.of_type("AWS::CloudFront::OriginAccessControl")
+    config = deployed.properties(control)["OriginAccessControlConfig"]
+    # Then the origin is the images bucket's regional endpoint, reached through that control
+    # (no legacy origin access identity)
+    assert origin["DomainName"] == {"Fn::GetAtt": ["ImagesBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [control, "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    # And the control signs every request to S3 with SigV4
+    assert (
+        config["OriginAccessControlOriginType"],
+        config["SigningBehavior"],
+        config["SigningProtocol"],
+    ) == ("s3", "always", "sigv4")
+    # And the one behaviour reads from that origin (the bucket policy limits it to images/)
+    distribution = deployed.properties("ImagesDistribution")["DistributionConfig"]
+    assert "CacheBehaviors" not in distribution
+    assert distribution["DefaultCacheBehavior"]["TargetOriginId"] == origin["Id"]
+
+
+def test_the_bucket_lets_only_this_distribution_read_and_only_under_images(
+    template: Template,
+) -> None:
+    # Given the bucket policy's statements that allow something
+    (policy,) = template.of_type("AWS::S3::BucketPolicy")
+    statements = template.properties(policy)["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    # When the one that allows is read
+    (statement,) = allows
+    # Then it lets CloudFront's service principal get objects under images/ and nothing else
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert statement["Action"] == "s3:GetObject"
+    assert template.resolve(statement["Resource"]) == f"{template.arn('ImagesBucket')}/images/*"
+    # And only on behalf of this stack's distribution, its ARN built from its id (CloudFront
+    # has no Arn attribute)
+    (condition,) = statement["Condition"]["StringEquals"].items()
+    assert condition[0] == "AWS:SourceArn"
+    assert condition[1] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/"
+        "${ImagesDistribution}"
+    }
+    # And the bucket still blocks every public access and refuses plain HTTP
+    assert [s["Sid"] for s in statements if s["Effect"] == "Deny"] == ["DenyInsecureTransport"]
+
+
+def test_viewers_get_https_only_over_http2_or_http3_and_ipv6() -> None:
+    # Given the distribution with its defaults (no domain of ours)
+    config = distribution_config(sam_transform({}))
+    behavior = config["DefaultCacheBehavior"]
+    # When its protocols are read / Then plain HTTP is never served, HTTP/2 and HTTP/3 and IPv6
+    # are on, and only reads are allowed
+    assert behavior["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https")
+    assert config["HttpVersion"] == "http2and3"
+    assert config["IPV6Enabled"] is True
+    assert config["Enabled"] is True
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+    assert config["PriceClass"] == "PriceClass_100"
+    # And it answers on its *.cloudfront.net name with CloudFront's certificate
+    assert "Aliases" not in config
+    assert config["ViewerCertificate"] == {"CloudFrontDefaultCertificate": True}
+
+
+def test_a_domain_of_ours_gets_its_certificate_and_tls_1_2_at_least() -> None:
+    # Given a deploy with a domain and its ACM certificate
+    deployed = sam_transform(CUSTOM_DOMAIN)
+    assert deployed.condition("UseCdnDomain")
+    # When the distribution's names and certificate are read
+    config = distribution_config(deployed)
+    # Then it answers on that domain with that certificate (SNI), TLS 1.2 or later
+    assert config["Aliases"] == ["images.example.com"]
+    assert config["ViewerCertificate"] == {
+        "AcmCertificateArn": CUSTOM_DOMAIN["CdnCertificateArn"],
+        "SslSupportMethod": "sni-only",
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+    }
+    # And the API and the stack's output hand out URLs on that domain
+    env = deployed.resolve(deployed.properties("ImagesApiFunction")["Environment"]["Variables"])
+    assert env["CDN_BASE_URL"] == "https://images.example.com"
+    assert deployed.resolve(deployed.data["Outputs"]["ImagesCdnUrl"]["Value"]) == (
+        "https://images.example.com"
+    )
+
+
+def test_the_cache_key_is_the_path_alone_and_objects_stay_a_year(template: Template) -> None:
+    # Given the cache policy of the distribution's behaviour
+    behavior = template.properties("ImagesDistribution")["DistributionConfig"][
+        "DefaultCacheBehavior"
+    ]
+    policy = template.properties(behavior["CachePolicyId"]["Ref"])["CachePolicyConfig"]
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    # When its TTLs and cache key are read
+    # Then an object without Cache-Control from S3 is kept a year, at most a year
+    assert policy["DefaultTTL"] == policy["MaxTTL"] == 365 * 24 * 3600
+    # And no cookie, header or query string is in the key (nor sent to S3), so a signed URL's
+    # Expires, Signature and Key-Pair-Id never split one object into several cache entries
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+
+
+def test_responses_are_immutable_in_caches_and_never_sniffed(template: Template) -> None:
+    # Given the response headers policy of the distribution's behaviour
+    behavior = template.properties("ImagesDistribution")["DistributionConfig"][
+        "DefaultCacheBehavior"
+    ]
+    name = behavior["ResponseHeadersPolicyId"]["Ref"]
+    config = template.properties(name)["ResponseHeadersPolicyConfig"]
+    # When the headers it sets are read
+    custom = {item["Header"]: item for item in config["CustomHeadersConfig"]["Items"]}
+    security = config["SecurityHeadersConfig"]
+    # Then every response says cache a year and never revalidate, whatever S3 sent
+    assert custom["Cache-Control"]["Value"] == "public, max-age=31536000, immutable"
+    assert custom["Cache-Control"]["Override"] is True
+    # And browsers must not sniff another content type than S3's
+    assert security["ContentTypeOptions"] == {"Override": True}
+
+
+def test_without_a_public_key_the_distribution_trusts_no_key_group_and_nothing_is_signed() -> None:
+    # Given a deploy that leaves CdnPublicKeyPem empty
+    deployed = sam_transform({})
+    assert not deployed.condition("UseSignedUrls")
+    # When the CloudFront keys, the behaviour and the API's settings are read
+    behavior = distribution_config(deployed)["DefaultCacheBehavior"]
+    env = deployed.resolve(deployed.properties("ImagesApiFunction")["Environment"]["Variables"])
+    # Then there is no public key or key group, and the distribution serves unsigned URLs
+    assert deployed.of_type("AWS::CloudFront::PublicKey") == []
+    assert deployed.of_type("AWS::CloudFront::KeyGroup") == []
+    assert "TrustedKeyGroups" not in behavior
+    # And the API builds plain URLs on the distribution's own name
+    assert env["CDN_BASE_URL"] == (
+        f"https://{deployed.resolve({'Fn::GetAtt': ['ImagesDistribution', 'DomainName']})}"
+    )
+    assert not env["CDN_BASE_URL"].endswith("/")
+    assert env["CDN_KEY_PAIR_ID"] == ""
+    assert env["CDN_PRIVATE_KEY_SECRET"] == ""
+    # And no role may read a CDN key
+    for role in deployed.of_type("AWS::IAM::Role"):
+        for statement in statements_of_role(deployed, role):
+            assert statement.get("Sid") != "SignCdnUrls", role
+
+
+def test_a_public_key_makes_the_distribution_trust_it_and_the_api_sign_with_its_secret() -> None:
+    # Given a deploy with a public key and the secret holding its private key
+    deployed = sam_transform(SIGNED)
+    assert deployed.condition("UseSignedUrls")
+    # When the CloudFront keys, the behaviour and the API's settings are read
+    (public_key,) = deployed.of_type("AWS::CloudFront::PublicKey")
+    (key_group,) = deployed.of_type("AWS::CloudFront::KeyGroup")
+    behavior = distribution_config(deployed)["DefaultCacheBehavior"]
+    env = deployed.properties("ImagesApiFunction")["Environment"]["Variables"]
+    # Then the key group holds that public key and is the only one the distribution trusts
+    assert deployed.resolve(deployed.properties(public_key)["PublicKeyConfig"]["EncodedKey"]) == (
+        CDN_PUBLIC_KEY
+    )
+    assert deployed.properties(key_group)["KeyGroupConfig"]["Items"] == [{"Ref": public_key}]
+    assert behavior["TrustedKeyGroups"] == [deployed.resolve({"Ref": key_group})]
+    # And the API signs with that key's id (Ref of a public key is its id) and the secret
+    assert deployed.resolve(env["CDN_KEY_PAIR_ID"]) == deployed.resolve({"Ref": public_key})
+    assert deployed.resolve(env["CDN_PRIVATE_KEY_SECRET"]) == CDN_KEY_SECRET
+    # And the API's role, and no other, may read that secret, and only that one
+    readers = {
+        role: statement
+        for role in deployed.of_type("AWS::IAM::Role")
+        for statement in statements_of_role(deployed, role)
+        if statement.get("Sid") == "SignCdnUrls"
+    }
+    assert list(readers) == ["ImagesApiFunctionRole"]
+    assert readers["ImagesApiFunctionRole"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert readers["ImagesApiFunctionRole"]["Resource"] == CDN_KEY_SECRET
+    for role in deployed.of_type("AWS::IAM::Role"):
+        for statement in statements_of_role(deployed, role):
+            if statement.get("Sid") != "SignCdnUrls":
+                resources = statement["Resource"]
+                assert CDN_KEY_SECRET not in (
+                    resources if isinstance(resources, list) else [resources]
+                ), role
+
+
+def test_a_public_key_without_its_private_key_secret_is_refused(template: Template) -> None:
+    # Given the template's rules and conditions
+    rule = template.data["Rules"]["CdnPrivateKeyWithPublicKey"]
+    # When the rule about the CDN's key is read
+    # Then it applies exactly when URLs are signed, and asserts the secret's ARN is given
+    assert rule["RuleCondition"] == template.data["Conditions"]["UseSignedUrls"]
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CdnPrivateKeySecretArn"}, ""]}]
+    }
+    # And every CDN parameter is optional
+    params = template.data["Parameters"]
+    for name in ("CdnPublicKeyPem", "CdnPrivateKeySecretArn", "CdnDomainName", "CdnCertificateArn"):
+        assert params[name]["Default"] == "", name
+
+
+def test_the_cdn_url_is_an_output() -> None:
+    # Given the template as SAM transforms it with its defaults
+    deployed = sam_transform({})
+    # When the ImagesCdnUrl output is resolved / Then it is the API's CDN_BASE_URL
+    env = deployed.resolve(deployed.properties("ImagesApiFunction")["Environment"]["Variables"])
+    output = deployed.resolve(deployed.data["Outputs"]["ImagesCdnUrl"]["Value"])
+    assert output == env["CDN_BASE_URL"]
+    assert output.startswith("https://")
+    assert output.endswith(".cloudfront.net")

@@ -318,9 +318,11 @@ def test_every_function_has_error_and_throttle_alarms_and_a_log_retention(
 
 
 def test_the_bucket_refuses_plain_http(template: Template) -> None:
-    # Given the template's one bucket policy / When its single statement is read
+    # Given the template's one bucket policy / When its statement that denies is read (the
+    # other lets the CDN read images/, tests/test_deploy_template.py)
     (policy,) = template.of_type("AWS::S3::BucketPolicy")
-    (statement,) = template.properties(policy)["PolicyDocument"]["Statement"]
+    statements = template.properties(policy)["PolicyDocument"]["Statement"]
+    (statement,) = [s for s in statements if s["Effect"] == "Deny"]
     # Then it denies every S3 action to a request that was not sent over TLS
     assert statement["Effect"] == "Deny"
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

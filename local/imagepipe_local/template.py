@@ -138,7 +138,6 @@ class LocalNames:
     account_id: str = "123456789012"
 
 
-_DISTRIBUTION = "AWS::CloudFront::Distribution"
 # `Ref: AWS::NoValue` resolves to this marker, which drops the key or item holding it.
 _NO_VALUE = object()
 
@@ -284,10 +283,12 @@ class Template:
             return self.queue_url(logical_id)
         if attribute == "Id":  # CloudFront's ids (distribution, key group, OAC): what Ref gives
             return self.physical_name(logical_id)
-        if attribute == "DomainName" and self.resource(logical_id)["Type"] == _DISTRIBUTION:
-            # No distribution exists locally: the local stack points CDN_BASE_URL at its own
-            # /cdn (cdn.py); this name only keeps the template's environment resolvable.
-            return f"{self.physical_name(logical_id).lower()}.cloudfront.net"
+        if attribute == "DomainName" and (
+            self.resource(logical_id)["Type"] == "AWS::CloudFront::Distribution"
+        ):
+            # d + 13 lowercase alphanumerics on AWS. Nothing answers there: the local stack
+            # serves its own CDN and sets CDN_BASE_URL to it.
+            return f"d{logical_id.lower()[:13]:0<13}.cloudfront.net"
         raise ValueError(f"unsupported Fn::GetAtt {logical_id}.{attribute}")
 
     def queue_url(self, logical_id: str) -> str:

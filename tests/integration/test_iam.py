@@ -28,7 +28,16 @@ from tests.integration.helpers import bucket, presign
 
 JPEG = b"\xff\xd8\xff\xe0" + b"imagepipe" * 10
 
-PARAMETER_SETS = [{}, {"LabelsProvider": "rekognition"}, {"JwtIssuer": "https://id.example"}]
+CDN_SIGNED = {
+    "CdnPublicKeyPem": "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+    "CdnPrivateKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:cdn-AbCdEf",
+}
+PARAMETER_SETS = [
+    {},
+    {"LabelsProvider": "rekognition"},
+    {"JwtIssuer": "https://id.example"},
+    CDN_SIGNED,
+]
 
 
 @pytest.fixture
@@ -38,7 +47,9 @@ def refusals() -> Iterator[None]:
     IAM.violations.clear()
 
 
-@pytest.mark.parametrize("parameters", PARAMETER_SETS, ids=["defaults", "rekognition", "jwt"])
+@pytest.mark.parametrize(
+    "parameters", PARAMETER_SETS, ids=["defaults", "rekognition", "jwt", "cdn-signed"]
+)
 def test_each_policy_grants_exactly_the_actions_of_the_declared_calls(
     parameters: dict[str, str],
 ) -> None:

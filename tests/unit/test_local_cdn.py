@@ -181,6 +181,6 @@ def test_the_template_resolves_the_distribution_locally() -> None:
     # Then both resolve (the stack then points them at its own /cdn and key pair id)
     assert template.condition("UseSignedUrls")
     domain = template.resolve({"Fn::Sub": "https://${ImagesDistribution.DomainName}"})
-    assert domain == "https://imagepipe-local-imagesdistribution.cloudfront.net"
+    assert domain == "https://dimagesdistrib.cloudfront.net"
     assert template.resolve({"Fn::GetAtt": ["ImagesDistribution", "Id"]})
     assert template.resolve({"Ref": "CdnPublicKey"})
