@@ -33,7 +33,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from imagepipe_local.identity import rsa_key
-from imagepipe_local.template import LocalNames
+from imagepipe_local.template import LocalNames, Template
 
 PATH = "/cdn"
 # A CloudFront public key id is 'K' and 13 more upper-case alphanumerics; the template's
@@ -41,13 +41,12 @@ PATH = "/cdn"
 LOCAL_KEY_PAIR_ID = "K2LOCALIMAGEPIPE"
 KEY_FILE = "cdn-signing-key.pem"
 ORIGIN_PREFIX = "images/"  # the bucket policy lets the distribution read nothing else
-# The distribution's response headers policy; CORS too, since pages may draw images on a canvas.
-# `Connection: close` as on every response of the API port (http_api.FRONT_HEADERS says why).
-DISTRIBUTION_HEADERS = {
-    "Cache-Control": "public, max-age=31536000, immutable",
-    "X-Content-Type-Options": "nosniff",
-    "Access-Control-Allow-Origin": "*",
+# Sent besides the template's response headers policy (distribution_headers): ranges, CORS
+# (pages may draw images on a canvas), and `Connection: close` as on every response of the API
+# port (http_api.FRONT_HEADERS says why).
+LOCAL_HEADERS = {
     "Accept-Ranges": "bytes",
+    "Access-Control-Allow-Origin": "*",
     "Connection": "close",
 }
 SIGNING_PARAMETERS = ("Expires", "Signature", "Key-Pair-Id")
@@ -171,6 +170,20 @@ def environment(keys: CdnKeys | None, base_url: str) -> dict[str, str]:
     return env
 
 
+def distribution_headers(template: Template) -> dict[str, str]:
+    """The headers the template's response headers policy adds (Cache-Control, nosniff), read
+    from the template so that the local CDN cannot drift from the distribution. Its HSTS header
+    is left out: browsers ignore it over the local http://."""
+    headers: dict[str, str] = {}
+    for policy in template.of_type("AWS::CloudFront::ResponseHeadersPolicy"):
+        config = template.resolve(template.properties(policy))["ResponseHeadersPolicyConfig"]
+        for item in config.get("CustomHeadersConfig", {}).get("Items", []):
+            headers[item["Header"]] = str(item["Value"])
+        if "ContentTypeOptions" in config.get("SecurityHeadersConfig", {}):
+            headers["X-Content-Type-Options"] = "nosniff"
+    return headers
+
+
 def _xml_error(status: int, code: str, message: str, **extra: str) -> Response:
     body = f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
     # Errors are not cached for a year: only CORS and the connection rule.
@@ -214,8 +227,16 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
 class LocalCdn:
     """GET/HEAD /cdn/<key>: verify, then serve `images/*` of the bucket from the emulated S3."""
 
-    def __init__(self, keys: CdnKeys | None, bucket: str, *, endpoint_url: str, region: str):
-        self.keys, self.bucket = keys, bucket
+    def __init__(
+        self,
+        keys: CdnKeys | None,
+        template: Template,
+        *,
+        endpoint_url: str,
+        region: str,
+    ) -> None:
+        self.keys, self.bucket = keys, template.physical_name("ImagesBucket")
+        self.headers = {**distribution_headers(template), **LOCAL_HEADERS}
         self._s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
 
     def routes(self) -> Sequence[BaseRoute]:
@@ -239,7 +260,7 @@ class LocalCdn:
                 return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
             raise
         size, etag = int(head["ContentLength"]), head["ETag"]
-        sent = {**DISTRIBUTION_HEADERS, "ETag": etag}
+        sent = {**self.headers, "ETag": etag}
         sent["Last-Modified"] = head["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT")
         if _etag_matches(headers.get("if-none-match", ""), etag):
             return Response(status_code=304, headers=sent)

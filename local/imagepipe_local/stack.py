@@ -213,7 +213,7 @@ class LocalStack:
         signed = bool(self.template.parameters.get("CdnPublicKeyPem"))
         return LocalCdn(
             self.cdn_keys if signed else None,
-            self.template.physical_name("ImagesBucket"),
+            self.template,
             endpoint_url=self.config.aws_endpoint,
             region=self.config.region,
         )

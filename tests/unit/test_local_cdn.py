@@ -19,6 +19,7 @@ from imagepipe_local.cdn import (
     CdnKeys,
     byte_range,
     canned_policy,
+    distribution_headers,
     secret_arn,
 )
 from imagepipe_local.template import LocalNames, Template
@@ -184,3 +185,11 @@ def test_the_template_resolves_the_distribution_locally() -> None:
     assert domain == "https://dimagesdistrib.cloudfront.net"
     assert template.resolve({"Fn::GetAtt": ["ImagesDistribution", "Id"]})
     assert template.resolve({"Ref": "CdnPublicKey"})
+
+
+def test_the_headers_are_the_templates_response_headers_policy() -> None:
+    # HSTS is the policy's too, but meaningless over the local http://
+    assert distribution_headers(Template.load()) == {
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+    }
