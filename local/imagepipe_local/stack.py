@@ -21,7 +21,7 @@ import boto3
 
 from imagepipe_local import faults, iam, log
 from imagepipe_local.cdn import PATH as CDN_PATH
-from imagepipe_local.cdn import CdnKeys, LocalCdn, store_private_key
+from imagepipe_local.cdn import LocalCdn
 from imagepipe_local.cdn import environment as cdn_environment
 from imagepipe_local.http_api import HttpFront, LocalHttpApi
 from imagepipe_local.identity import JWKS_PATH, LOCAL_AUDIENCE, local_authorizer
@@ -29,6 +29,7 @@ from imagepipe_local.invoke import LoggingRunner
 from imagepipe_local.persistence import restore, snapshot
 from imagepipe_local.provision import provision
 from imagepipe_local.s3_front import EmulatedAws, exposed_headers
+from imagepipe_local.signed_urls import CdnKeys, store_private_key
 from imagepipe_local.sources import ASYNC_RETRY_DELAYS, BackgroundEventSources
 from imagepipe_local.template import LocalNames, Template
 from imagepipe_local.webhook import WebhookForwarder

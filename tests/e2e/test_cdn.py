@@ -16,7 +16,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image
 
-from imagepipe_local.cdn import CdnKeys, secret_name
+from imagepipe_local.signed_urls import CdnKeys, secret_name
 from imagepipe_local.template import LocalNames
 from tests.e2e.conftest import RunningStack, local_only, photo_file
 from tests.e2e.test_local_stack import _presign_and_post, wait_for

@@ -1,4 +1,4 @@
-"""The local CDN's verifier (imagepipe_local.cdn): URLs signed here with botocore's
+"""The local CDN's verifier (imagepipe_local.signed_urls): URLs signed here with botocore's
 CloudFrontSigner, as the API function signs them, and every way CloudFront refuses one."""
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from imagepipe_local.cdn import (
+from imagepipe_local.cdn import byte_range, distribution_headers
+from imagepipe_local.signed_urls import (
     DENIED,
     LOCAL_KEY_PAIR_ID,
     MISSING_KEY,
     UNKNOWN_KEY,
     CdnKeys,
-    byte_range,
     canned_policy,
-    distribution_headers,
     secret_arn,
 )
 from imagepipe_local.template import LocalNames, Template
