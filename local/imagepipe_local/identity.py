@@ -48,7 +48,7 @@ SUBJECT = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
 def rsa_key(key_file: Path | None) -> rsa.RSAPrivateKey:
     """The 2048-bit RSA key kept in `key_file` (made and saved there on first use, owner-only),
-    or a key for this run when there is no file. The CDN key pair (signed_urls.py) is kept so too."""
+    or a key for this run when there is no file. The CDN key (signed_urls.py) is kept so too."""
     if key_file is not None and key_file.is_file():
         loaded = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
         if not isinstance(loaded, rsa.RSAPrivateKey):
