@@ -50,6 +50,15 @@ def test_a_signed_url_verifies_with_the_public_key(form: str) -> None:
     assert signed.expires >= START.timestamp() + HOUR
 
 
+def test_the_signature_is_the_one_rsa_sign_makes() -> None:
+    # Given the private key as the `rsa` package reads it, and messages of several lengths
+    key = rsa.PrivateKey.load_pkcs1(key_pair().pkcs1)
+    signer = canned_policy_signer(KEY_PAIR_ID, key_pair().pkcs8)
+    for message in (b"", b"x", b"{}" * 200, bytes(range(256))):
+        # When our signer signs one / Then its bytes are those of the package's own rsa.sign
+        assert signer.rsa_signer(message) == rsa.sign(message, key, "SHA-1")
+
+
 def test_a_url_fails_to_verify_with_another_key_or_for_another_object() -> None:
     # Given a signed URL
     url = signed_urls(FixedClock(START)).url(KEY)

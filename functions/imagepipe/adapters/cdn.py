@@ -3,9 +3,10 @@ distribution trusts a key group (README "HTTP API", design "Delivery (CDN)")."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -66,14 +67,23 @@ class CdnImageUrls:
 def canned_policy_signer(key_pair_id: str, private_key_pem: bytes) -> CloudFrontSigner:
     """botocore's CloudFront signer with an RSA-SHA1 signature (what CloudFront verifies) by the
     pure-Python `rsa` package, imported here so that only a function that signs loads it."""
+    key = _private_key(private_key_pem)
+    return CloudFrontSigner(key_pair_id, partial(_sign_sha1, key))
+
+
+def _sign_sha1(key: rsa.PrivateKey, message: bytes) -> bytes:
+    """RSASSA-PKCS1-v1_5 with SHA-1: byte for byte what `rsa.sign(message, key, "SHA-1")`
+    returns (the scheme is deterministic), about three times faster. `rsa.sign` raises the
+    padded digest to the full private exponent; `blinded_decrypt` does the same exponentiation
+    through the Chinese remainder theorem, blinded like `rsa.sign` against timing attacks."""
     import rsa
 
-    key = _private_key(private_key_pem)
-
-    def sign(message: bytes) -> bytes:
-        return rsa.sign(message, key, "SHA-1")
-
-    return CloudFrontSigner(key_pair_id, sign)
+    size = rsa.common.byte_size(key.n)
+    digest_info = rsa.pkcs1.HASH_ASN1["SHA-1"] + hashlib.sha1(message).digest()  # noqa: S324 - CloudFront's algorithm
+    # EMSA-PKCS1-v1_5 (RFC 8017, 9.2): 00 01 FF..FF 00 DigestInfo
+    padded = b"\x00\x01" + b"\xff" * (size - len(digest_info) - 3) + b"\x00" + digest_info
+    signature = key.blinded_decrypt(rsa.transform.bytes2int(padded))
+    return rsa.transform.int2bytes(signature, size)
 
 
 def _private_key(pem: bytes) -> rsa.PrivateKey:
