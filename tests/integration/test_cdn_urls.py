@@ -3,7 +3,6 @@ URLs it returns, their signatures (checked with the public key) and their stabil
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,37 +10,13 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from imagepipe.api import deps
 from imagepipe.domain.model import Image
-from imagepipe_local.http_api import LocalHttpApi
-from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.template import Template
 from tests.cdn_keys import KEY_PAIR_ID, key_pair, verify
-from tests.integration.helpers import seed_processed_image
+from tests.integration.helpers import api_with, seed_processed_image
 
 IMAGE_ID = "c" * 32
 CDN = "https://d111111abcdef8.cloudfront.net"
-
-
-def api_with(
-    aws: Template, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *, secret: str = ""
-) -> LocalHttpApi:
-    """The images API with these CDN variables (set here, whatever template.yaml gives), and
-    allowed to read the CDN's signing key when there is one."""
-    for key, value in env.items():
-        # Set in the test's environment first, so that it is restored after the test.
-        monkeypatch.setenv(key, value)
-    template = aws
-    if secret:
-        data = copy.deepcopy(dict(aws.data))
-        policy = data["Resources"]["ImagesApiFunction"]["Properties"]["Policies"][0]
-        policy["Statement"].append(
-            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secret}
-        )
-        template = Template(data, aws.names)
-    # Settings and adapters are made once per warm container: start a cold one.
-    deps.reset()
-    return LocalHttpApi(FunctionRunner(template, extra_env=env))
 
 
 def cdn_secret() -> str:
