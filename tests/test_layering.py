@@ -20,6 +20,8 @@ PACKAGE = FUNCTIONS / "imagepipe"
 TOOLING = ("imagepipe_local", "moto", "yaml", "requests", "werkzeug", "pytest", "playwright")
 AWS_SDKS = ("boto3", "botocore", "pynamodb")
 PILLOW = ("PIL", "pillow_heif")
+# CloudFront URL signing: loaded on the first request of a function that signs, never at import.
+SIGNING = ("rsa", "pyasn1")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -135,3 +137,5 @@ def test_the_api_functions_never_load_pillow(function: str) -> None:
     # handler's own package is
     assert module in loaded
     assert [name for name in loaded if name.split(".")[0] in PILLOW] == []
+    # And neither is the RSA signer of CDN URLs
+    assert [name for name in loaded if name.split(".")[0] in SIGNING] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Settings(BaseModel):
@@ -36,10 +36,25 @@ class PresignUploadSettings(_Settings):
 class ImagesApiSettings(_Settings):
     """ImagesApiFunction."""
 
+    # The minimum lifetime of the image URLs a read returns (presigned S3 GETs, or CDN URLs
+    # signed for a window of this length).
     url_expiry_seconds: int = Field(default=3600, alias="URL_EXPIRY_SECONDS", ge=1, le=604800)
     # POST /sessions/{id}/events: the WebSocket URL handed out, and the key tickets are signed with.
     events_url: str = Field(alias="EVENTS_URL", pattern=r"^wss?://")
     ticket_key_secret: str = Field(alias="TICKET_KEY_SECRET", min_length=1)
+    # Delivery through the CDN: empty means presigned S3 GETs. With a key pair id (a CloudFront
+    # public key's id), URLs are signed with the private key PEM held in that secret.
+    cdn_base_url: str = Field(default="", alias="CDN_BASE_URL", pattern=r"^$|^https?://")
+    cdn_key_pair_id: str = Field(default="", alias="CDN_KEY_PAIR_ID")
+    cdn_private_key_secret: str = Field(default="", alias="CDN_PRIVATE_KEY_SECRET")
+
+    @model_validator(mode="after")
+    def _signing_is_complete(self) -> Self:
+        if self.cdn_key_pair_id and not self.cdn_private_key_secret:
+            raise ValueError("CDN_KEY_PAIR_ID is set without CDN_PRIVATE_KEY_SECRET")
+        if self.cdn_key_pair_id and not self.cdn_base_url:
+            raise ValueError("CDN_KEY_PAIR_ID is set without CDN_BASE_URL")
+        return self
 
 
 class _ImagingSettings(_Settings):

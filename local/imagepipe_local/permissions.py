@@ -22,7 +22,6 @@ _404_NOT_403 = "s3:ListBucket"
 ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     # S3Storage (imagepipe.adapters.s3)
     "S3Storage.presign_upload": frozenset({"s3:PutObject"}),  # the browser's POST is signed by us
-    "S3Storage.presign_get": frozenset({"s3:GetObject"}),
     "S3Storage.size": frozenset({"s3:GetObject", _404_NOT_403}),
     "S3Storage.download": frozenset({"s3:GetObject", _404_NOT_403}),
     "S3Storage.put": frozenset({"s3:PutObject"}),
@@ -37,6 +36,8 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "S3MultipartUploads.parts": frozenset({"s3:ListMultipartUploadParts"}),
     "S3MultipartUploads.complete": frozenset({"s3:PutObject"}),
     "S3MultipartUploads.abort": frozenset({"s3:AbortMultipartUpload"}),
+    # S3ImageUrls (imagepipe.adapters.s3): presigned GETs, when no CDN is configured
+    "S3ImageUrls.url": frozenset({"s3:GetObject"}),
     # DynamoImageRepository (imagepipe.adapters.dynamodb)
     "DynamoImageRepository.get": frozenset({"dynamodb:GetItem"}),
     "DynamoImageRepository.get_many": frozenset({"dynamodb:BatchGetItem"}),
@@ -97,7 +98,7 @@ _IMAGES_API = (
     "DynamoSessionLinkRepository.page",
     "DynamoSessionLinkRepository.sessions_of",
     "DynamoSessionLinkRepository.unlink",
-    "S3Storage.presign_get",
+    "S3ImageUrls.url",
     "S3Storage.delete",
     "S3MultipartUploads.abort",  # DELETE /uploads/{id}, or an image deleted mid-upload
     "EventBridgePublisher.publish",  # Image Deleted

@@ -14,7 +14,8 @@ import pytest
 import requests
 from pytest_socket import disable_socket, enable_socket
 
-from imagepipe.adapters.aws import events_client, s3_client, sqs_client
+from imagepipe.adapters.aws import events_client, s3_client, sqs_client, utc_now
+from imagepipe.adapters.cdn import CdnImageUrls, canned_policy_signer
 from imagepipe.adapters.dynamodb import (
     DynamoConnectionRepository,
     DynamoImageRepository,
@@ -22,18 +23,20 @@ from imagepipe.adapters.dynamodb import (
 )
 from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.multipart import S3MultipartUploads
-from imagepipe.adapters.s3 import S3Storage
+from imagepipe.adapters.s3 import S3ImageUrls, S3Storage
 from imagepipe.adapters.sqs import SqsJobQueue
 from imagepipe.domain.events import SOURCE
 from imagepipe.domain.ports import (
     ConnectionRepository,
     EventPublisher,
     ImageRepository,
+    ImageUrls,
     MultipartUploads,
     ObjectStorage,
     SessionLinkRepository,
 )
 from imagepipe_local.template import Template
+from tests.cdn_keys import KEY_PAIR_ID, key_pair
 from tests.contract.probes import JOB_QUEUES, QueueUnderTest, received, recorded
 from tests.integration.helpers import received_events, subscribe
 from tests.unit.fakes import (
@@ -42,6 +45,7 @@ from tests.unit.fakes import (
     InMemoryConnections,
     InMemoryEvents,
     InMemoryImageRepository,
+    InMemoryImageUrls,
     InMemoryJobQueue,
     InMemoryMultipart,
     InMemorySessionLinks,
@@ -91,6 +95,20 @@ def storage(request: pytest.FixtureRequest) -> ObjectStorage:
     aws: Template = request.getfixturevalue("aws")
     region = aws.names.region
     return S3Storage(aws.physical_name("ImagesBucket"), partial(s3_client, region))
+
+
+@pytest.fixture(params=[*IMPLEMENTATIONS, "cdn"])
+def image_urls(request: pytest.FixtureRequest) -> ImageUrls:
+    """The fake, presigned S3 GETs on moto, and signed CloudFront URLs (made offline)."""
+    if request.param == "memory":
+        return InMemoryImageUrls()
+    if request.param == "cdn":
+        signer = canned_policy_signer(KEY_PAIR_ID, key_pair().pkcs8)
+        cdn = "https://d111111abcdef8.cloudfront.net"
+        return CdnImageUrls(cdn, lifetime=3600, clock=utc_now, signer=signer)
+    aws: Template = request.getfixturevalue("aws")
+    bucket, client = aws.physical_name("ImagesBucket"), partial(s3_client, aws.names.region)
+    return S3ImageUrls(bucket, client, expires_in=3600)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pytest
 
 from imagepipe.adapters.dynamodb import DynamoImageRepository, DynamoSessionLinkRepository
+from imagepipe.api import deps
 from imagepipe.domain import keys
 from imagepipe.domain.model import Image, ImageStatus, SessionLink, Thumbnail, Variant
 from imagepipe_local.http_api import HttpResponse, LocalHttpApi
+from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.template import Template
 
 
@@ -154,3 +158,24 @@ def received_events(
         for message in messages:
             found.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def api_with(
+    aws: Template, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *, secret: str = ""
+) -> LocalHttpApi:
+    """The images API with these CDN variables (set here, whatever template.yaml gives), and
+    allowed to read the CDN's signing key when there is one."""
+    for key, value in env.items():
+        # Set in the test's environment first, so that it is restored after the test.
+        monkeypatch.setenv(key, value)
+    template = aws
+    if secret:
+        data = copy.deepcopy(dict(aws.data))
+        policy = data["Resources"]["ImagesApiFunction"]["Properties"]["Policies"][0]
+        policy["Statement"].append(
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secret}
+        )
+        template = Template(data, aws.names)
+    # Settings and adapters are made once per warm container: start a cold one.
+    deps.reset()
+    return LocalHttpApi(FunctionRunner(template, extra_env=env))

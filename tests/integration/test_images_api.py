@@ -13,6 +13,7 @@ from imagepipe_local.http_api import HttpFront, LocalHttpApi
 from imagepipe_local.invoke import FunctionRunner
 from imagepipe_local.template import Template
 from tests.integration.helpers import (
+    api_with,
     bucket,
     items,
     object_keys,
@@ -25,10 +26,11 @@ IMAGE_B = "b" * 32
 
 
 def test_get_image_returns_the_full_record_with_presigned_urls(
-    api: LocalHttpApi, aws: Template
+    aws: Template, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a processed image
+    # Given a processed image, and the API without a CDN (the URLs are fetched from moto's S3)
     image = seed_processed_image(aws, image_id=IMAGE_A)
+    api = api_with(aws, monkeypatch, {"CDN_BASE_URL": "", "CDN_KEY_PAIR_ID": ""})
     # When it is read
     response = api.request("GET", f"/images/{IMAGE_A}")
     # Then every documented field is there

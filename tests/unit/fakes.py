@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from imagepipe.domain import keys
 from imagepipe.domain.errors import ConcurrentModification
@@ -321,9 +322,6 @@ class InMemoryStorage:
             expires_at=self._clock() + timedelta(seconds=expires_in),
         )
 
-    def presign_get(self, key: str, *, expires_in: int) -> str:
-        return f"{FAKE_BUCKET_URL}{key}?expires_in={expires_in}"
-
     def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> None:
         with self._lock:
             prefix_list = list(prefixes)
@@ -332,6 +330,15 @@ class InMemoryStorage:
             }
             for key in doomed:
                 self.objects.pop(key, None)
+
+
+class InMemoryImageUrls:
+    """Image URLs of a fake CDN: stable, unsigned, the key percent-encoded."""
+
+    base = "https://cdn.example.test"
+
+    def url(self, key: str) -> str:
+        return f"{self.base}/{quote(key)}"
 
 
 @dataclass
@@ -614,4 +621,5 @@ class FakeWorld:
             events=self.events,
             multipart=self.multipart,
             clock=self.clock,
+            urls=InMemoryImageUrls(),
         )

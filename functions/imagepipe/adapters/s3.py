@@ -1,4 +1,5 @@
-"""S3 adapter: presigned uploads and downloads, and deletion of an image's objects."""
+"""S3 adapter: presigned uploads and downloads, and deletion of an image's objects; image URLs
+as presigned GETs when no CDN is configured."""
 
 from __future__ import annotations
 
@@ -52,11 +53,6 @@ class S3Storage:
         policy = json.loads(base64.b64decode(post["fields"]["policy"]))
         expires_at = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
         return UploadTarget(url=post["url"], fields=dict(post["fields"]), expires_at=expires_at)
-
-    def presign_get(self, key: str, *, expires_in: int) -> str:
-        return self._client().generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
-        )
 
     def size(self, key: str) -> int | None:
         try:
@@ -171,6 +167,22 @@ class S3Storage:
             if response.get("Errors"):
                 failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in response["Errors"])
                 raise RuntimeError(f"could not delete objects: {failed}")
+
+
+class S3ImageUrls:
+    """Image URLs without a CDN: a presigned GET per read, valid `expires_in` seconds. Signed
+    locally (S3 checks the function's s3:GetObject when the URL is used); each read mints a new
+    URL, so nothing is cached across reads."""
+
+    def __init__(self, bucket: str, client: Callable[[], S3Client], *, expires_in: int) -> None:
+        self._bucket = bucket
+        self._client = client
+        self._expires_in = expires_in
+
+    def url(self, key: str) -> str:
+        return self._client().generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=self._expires_in
+        )
 
 
 def _missing(error: ClientError) -> bool:

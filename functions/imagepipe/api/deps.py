@@ -13,6 +13,7 @@ from imagepipe.adapters.aws import (
     secrets_client,
     utc_now,
 )
+from imagepipe.adapters.cdn import CdnImageUrls, canned_policy_signer
 from imagepipe.adapters.dynamodb import (
     DynamoConnectionRepository,
     DynamoImageRepository,
@@ -20,10 +21,11 @@ from imagepipe.adapters.dynamodb import (
 )
 from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.multipart import S3MultipartUploads
-from imagepipe.adapters.s3 import S3Storage
+from imagepipe.adapters.s3 import S3ImageUrls, S3Storage
 from imagepipe.adapters.secrets import SecretKey
 from imagepipe.domain.images import ImagesDeps
 from imagepipe.domain.live import SocketDeps, TicketDeps
+from imagepipe.domain.ports import ImageUrls
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
 from imagepipe.settings import EventsSocketSettings, ImagesApiSettings, PresignUploadSettings
 
@@ -57,8 +59,24 @@ def images_deps() -> ImagesDeps:
         events=EventBridgePublisher(settings.event_bus, partial(events_client, settings.region)),
         multipart=S3MultipartUploads(settings.images_bucket, partial(s3_client, settings.region)),
         clock=utc_now,
-        url_expiry_seconds=settings.url_expiry_seconds,
+        urls=_image_urls(settings),
     )
+
+
+def _image_urls(settings: ImagesApiSettings) -> ImageUrls:
+    """CDN URLs when a CDN is configured, else presigned S3 GETs. The signing key is read once
+    per warm container, here (on the first request, never at import)."""
+    lifetime = settings.url_expiry_seconds
+    if not settings.cdn_base_url:
+        s3 = partial(s3_client, settings.region)
+        return S3ImageUrls(settings.images_bucket, s3, expires_in=lifetime)
+    signer = None
+    if settings.cdn_key_pair_id:
+        secret = SecretKey(
+            settings.cdn_private_key_secret, partial(secrets_client, settings.region)
+        )
+        signer = canned_policy_signer(settings.cdn_key_pair_id, secret())
+    return CdnImageUrls(settings.cdn_base_url, lifetime=lifetime, clock=utc_now, signer=signer)
 
 
 @cache

@@ -50,7 +50,7 @@ def get_image(
 ) -> ImageDetail:
     image = domain.get_image(tenant, imageId, deps.images)
     similar = domain.similar_images(tenant, image, deps.images)
-    return image_detail(image, deps.storage, deps.url_expiry_seconds, similar)
+    return image_detail(image, deps.urls, similar)
 
 
 @router.delete(
@@ -100,9 +100,8 @@ def list_session_images(
     nextToken: Annotated[str | None, Query(description="From the previous page")] = None,  # noqa: N803
 ) -> ImageListResponse:
     page = domain.list_session_images(tenant, sessionId, deps, limit=limit, token=nextToken)
-    storage, expiry = deps.storage, deps.url_expiry_seconds
     return ImageListResponse(
-        images=[image_summary(image, storage, expiry) for image in page.images],
+        images=[image_summary(image, deps.urls) for image in page.images],
         next_token=page.next_token,
     )
 

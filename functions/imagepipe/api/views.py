@@ -1,4 +1,5 @@
-"""Domain objects to API bodies. URLs are presigned GETs made by the storage port."""
+"""Domain objects to API bodies. Image URLs come from the ImageUrls port (the CDN's, or
+presigned S3 GETs)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from imagepipe.api.schemas import (
     VariantOut,
 )
 from imagepipe.domain.model import Image, MultipartTarget, PartTarget, UploadResult
-from imagepipe.domain.ports import ObjectStorage
+from imagepipe.domain.ports import ImageUrls
 
 
 def upload_out(result: UploadResult) -> UploadOut:
@@ -56,21 +57,21 @@ def part_target_out(target: PartTarget) -> PartTargetOut:
     )
 
 
-def _thumbnail(image: Image, storage: ObjectStorage, expires_in: int) -> ThumbnailOut | None:
+def _thumbnail(image: Image, urls: ImageUrls) -> ThumbnailOut | None:
     if image.thumbnail is None:
         return None
     data_uri = None
     if image.thumbnail.data:
         data_uri = "data:image/webp;base64," + base64.b64encode(image.thumbnail.data).decode()
     return ThumbnailOut(
-        url=storage.presign_get(image.thumbnail.key, expires_in=expires_in),
+        url=urls.url(image.thumbnail.key),
         width=image.thumbnail.width,
         height=image.thumbnail.height,
         data_uri=data_uri,
     )
 
 
-def _summary_fields(image: Image, storage: ObjectStorage, expires_in: int) -> dict[str, object]:
+def _summary_fields(image: Image, urls: ImageUrls) -> dict[str, object]:
     return {
         "image_id": image.image_id,
         "status": image.status.value,
@@ -82,25 +83,24 @@ def _summary_fields(image: Image, storage: ObjectStorage, expires_in: int) -> di
         "created_at": image.created_at,
         "uploaded_at": image.uploaded_at,
         "processed_at": image.processed_at,
-        "thumbnail": _thumbnail(image, storage, expires_in),
+        "thumbnail": _thumbnail(image, urls),
     }
 
 
-def image_summary(image: Image, storage: ObjectStorage, expires_in: int) -> ImageSummary:
-    return ImageSummary.model_validate(_summary_fields(image, storage, expires_in))
+def image_summary(image: Image, urls: ImageUrls) -> ImageSummary:
+    return ImageSummary.model_validate(_summary_fields(image, urls))
 
 
 def image_detail(
     image: Image,
-    storage: ObjectStorage,
-    expires_in: int,
+    urls: ImageUrls,
     similar: list[tuple[Image, int]] | None = None,
 ) -> ImageDetail:
     original = None
     if image.original_key:
         original = ObjectOut(
             key=image.original_key,
-            url=storage.presign_get(image.original_key, expires_in=expires_in),
+            url=urls.url(image.original_key),
         )
     error = None
     if image.error_code:
@@ -113,13 +113,13 @@ def image_detail(
             height=v.height,
             size=v.size,
             key=v.key,
-            url=storage.presign_get(v.key, expires_in=expires_in),
+            url=urls.url(v.key),
         )
         for v in image.variants
     ]
     return ImageDetail.model_validate(
         {
-            **_summary_fields(image, storage, expires_in),
+            **_summary_fields(image, urls),
             "sha256": image.sha256,
             "error": error,
             "original": original,
@@ -130,7 +130,7 @@ def image_detail(
                     image_id=other.image_id,
                     distance=distance,
                     filename=other.filename,
-                    thumbnail=_thumbnail(other, storage, expires_in),
+                    thumbnail=_thumbnail(other, urls),
                 )
                 for other, distance in similar or []
             ],

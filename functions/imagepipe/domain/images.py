@@ -13,6 +13,7 @@ from imagepipe.domain.ports import (
     Clock,
     EventPublisher,
     ImageRepository,
+    ImageUrls,
     MultipartUploads,
     ObjectStorage,
     SessionLinkRepository,
@@ -33,8 +34,8 @@ class ImagesDeps:
     events: EventPublisher
     multipart: MultipartUploads
     clock: Clock
-    # How long the presigned GET URLs of a read stay valid.
-    url_expiry_seconds: int = 3600
+    # The URLs a read hands out: the CDN's when one is configured, else presigned S3 GETs.
+    urls: ImageUrls
 
 
 def get_image(tenant: str, image_id: str, images: ImageRepository) -> Image:

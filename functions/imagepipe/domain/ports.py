@@ -124,8 +124,6 @@ class ObjectStorage(Protocol):
         self, *, key: str, content_type: str, sha256: str, max_bytes: int, expires_in: int
     ) -> UploadTarget: ...
 
-    def presign_get(self, key: str, *, expires_in: int) -> str: ...
-
     def delete(self, keys: Iterable[str], prefixes: Iterable[str]) -> None:
         """Delete the keys and everything under the prefixes (idempotent: a key that is not
         there is no error; S3 does not say which keys existed)."""
@@ -153,6 +151,15 @@ class ObjectStorage(Protocol):
     def restage(self, staged: Staged) -> bool:
         """Write the upload over itself (a server-side copy, the bytes unchanged) so that S3
         sends its ObjectCreated event again, counting one more resend; False when it is gone."""
+        ...
+
+
+class ImageUrls(Protocol):
+    """Where clients read the objects under images/ (thumbnails, variants, originals)."""
+
+    def url(self, key: str) -> str:
+        """A URL that fetches the object and stays valid for at least the configured
+        lifetime (URL_EXPIRY_SECONDS)."""
         ...
 
 
