@@ -99,7 +99,9 @@ def _reset_caches() -> None:
 
 @pytest.fixture
 def runner(aws: Template) -> FunctionRunner:
-    return FunctionRunner(aws)
+    # moto has no CloudFront: the handlers hand out presigned S3 URLs here, as a stack without
+    # a CDN would (tests/integration/test_cdn_urls.py sets a CDN of its own).
+    return FunctionRunner(aws, extra_env={"CDN_BASE_URL": ""})
 
 
 @pytest.fixture
