@@ -194,8 +194,11 @@ function openDetail(imageId) {
   showDetail(imageId);
   const dialog = $("detail");
   if (!dialog.open) dialog.showModal();
-  const entry = page.known.get(imageId);
-  if (!entry || !entry.detailed) refreshImage(imageId).catch((e) => toast(e.message));
+  // What is known shows at once; the image is read again all the same: its near-duplicates
+  // change as other images complete after it (a detail read when it completed would miss
+  // a copy that completed a moment later), and its URLs are stable, so nothing is downloaded
+  // twice.
+  refreshImage(imageId).catch((e) => toast(e.message));
 }
 
 function closeDetail() {
