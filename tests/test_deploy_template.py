@@ -599,6 +599,11 @@ def test_responses_are_immutable_in_caches_and_never_sniffed(template: Template)
     assert custom["Cache-Control"]["Override"] is True
     # And browsers must not sniff another content type than S3's
     assert security["ContentTypeOptions"] == {"Override": True}
+    # And any origin may read an image (as the local CDN lets it), never with credentials
+    cors = config["CorsConfig"]
+    assert cors["AccessControlAllowOrigins"]["Items"] == ["*"]
+    assert cors["AccessControlAllowMethods"]["Items"] == ["GET", "HEAD"]
+    assert cors["AccessControlAllowCredentials"] is False
 
 
 def test_without_a_public_key_the_distribution_trusts_no_key_group_and_nothing_is_signed() -> None:
