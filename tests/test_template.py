@@ -24,6 +24,7 @@ from imagepipe.api.app import openapi_json
 from imagepipe.api.routes import ROUTERS
 from imagepipe.domain.uploads import MIN_PART_SIZE, MULTIPART_OPEN_FOR
 from imagepipe.settings import (
+    MB_PER_VCPU,
     EventsNotifierSettings,
     EventsSocketSettings,
     ImagesApiSettings,
@@ -170,6 +171,25 @@ def test_the_local_decode_budget_is_the_smallest_processing_function(
     assert default == min(memory.values())
     assert VariantsSettings.model_fields["memory_mb"].default == default
     assert MetadataSettings.model_fields["memory_mb"].default == default
+
+
+def test_the_variants_encoders_match_the_vcpus_its_memory_buys(template: Template) -> None:
+    # Given VariantsFunction's memory and environment, as Lambda would give them
+    memory = int(template.resolve(template.properties("VariantsFunction")["MemorySize"]))
+    env = template.function_environment("VariantsFunction")
+    settings = VariantsSettings.model_validate(
+        {"AWS_REGION": "us-east-1", **env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory)}
+    )
+    # Then it gets exactly one vCPU (1,769 MB) and encodes one output at a time: a second
+    # encode on one vCPU adds memory, not speed; no worker count is pinned in the template
+    assert memory == MB_PER_VCPU
+    assert "ENCODE_WORKERS" not in env
+    assert (settings.vcpus, settings.workers) == (1, 1)
+    # And a bigger function would get a pool per vCPU; an explicit setting still wins
+    bigger = settings.model_copy(update={"memory_mb": 3 * MB_PER_VCPU + 100})
+    assert (bigger.vcpus, bigger.workers) == (3, 3)
+    pinned = settings.model_copy(update={"memory_mb": 10240, "encode_workers": 2})
+    assert pinned.workers == 2
 
 
 def test_presign_expiry_is_short(template: Template) -> None:

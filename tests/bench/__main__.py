@@ -5,6 +5,7 @@ Exits 0 even when a target fails: it is a measurement, not a test."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shlex
 import sys
@@ -12,10 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import ROOT
-from tests.bench.ingest import bench_ingest, render_ingest, section_of, splice
+from tests.bench import ROOT, sharp
+from tests.bench.ingest import bench_ingest, render_ingest
 from tests.bench.report import Environment, Run, render, verdict
-from tests.bench.runner import PHOTOS, bench, check
+from tests.bench.runner import PHOTOS, Check, bench, check
 from tests.photos import photo
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"
@@ -57,7 +58,7 @@ def _speed(value: str) -> int:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench",
-        description="Our Variants job against a naive Pillow job, on real photos.",
+        description="Our Variants job against a full-decode Pillow job and sharp, on real photos.",
     )
     parser.add_argument(
         "--avif-speed",
@@ -76,7 +77,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("imaging", "ingest"),
+        choices=("imaging", *SECTIONS),
         default=None,
         help="run one part; the report keeps the other part's last figures (default: both)",
     )
@@ -89,6 +90,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# The sections after the imaging report, in this order: name -> its heading.
+SECTIONS = {
+    "ingest": "## Ingest: hashing a 256 MiB upload",
+    "coldstart": "## API cold start",
+    "throughput": "## Local throughput",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     output: Path = args.output
@@ -97,11 +106,42 @@ def main(argv: list[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    if args.only == "ingest":
-        section = _ingest(args.repeat, progress)
-        _write(output, splice(previous, section), section)
-        progress(f"report written to {_shown(output)}")
-        return 0
+    imaging, sections = split(previous)
+    checks: list[Check] = []
+    if args.only in (None, "imaging"):
+        imaging, checks = _imaging(args, argv, progress)
+    for name in SECTIONS:
+        if args.only in (None, name):
+            started = time.perf_counter()
+            sections[name], section_checks = _section(name, args.repeat, progress)
+            checks += section_checks
+            progress(f"{name}: {time.perf_counter() - started:.0f} s")
+    report = "\n\n".join(
+        part.strip("\n") for part in (imaging, *(sections.get(n) for n in SECTIONS)) if part
+    )
+    _write(output, report + "\n")
+    # The verdict again, last, where nobody scrolling a terminal can miss a FAIL.
+    for failed in (c for c in checks if not c.passed):
+        progress(f"FAIL  {failed.target}: {failed.photo} {failed.measured}")
+    progress(verdict(checks).replace("**", ""))
+    progress(f"report written to {_shown(output)}")
+    return 0
+
+
+def split(report: str) -> tuple[str | None, dict[str, str]]:
+    """A report's imaging part and its sections by name (to keep what this run does not redo)."""
+    positions = sorted(
+        (report.index(heading), name) for name, heading in SECTIONS.items() if heading in report
+    )
+    ends = [start for start, _ in positions[1:]] + [len(report)] if positions else []
+    sections = {name: report[start:end] for (start, name), end in zip(positions, ends, strict=True)}
+    imaging = report[: positions[0][0]] if positions else report
+    return (imaging if imaging.strip() else None), sections
+
+
+def _imaging(
+    args: argparse.Namespace, argv: list[str] | None, progress: Callable[[str], None]
+) -> tuple[str, list[Check]]:
     started = time.perf_counter()
     load_before = _load()
     if args.avif_speed is None:
@@ -114,27 +154,26 @@ def main(argv: list[str] | None = None) -> int:
     checks = check(results)
     command = shlex.join(["python", "-m", "tests.bench", *(sys.argv[1:] if argv is None else argv)])
     elapsed = time.perf_counter() - started
-    run = Run(avif_speed, source, args.repeat, command, elapsed, (load_before, _load()))
-    markdown = render(Environment.detect(), run, results, checks)
-    ingest = _ingest(args.repeat, progress) if args.only is None else section_of(previous)
-    report = splice(markdown, ingest) if ingest else markdown
-    _write(output, report, report)
-    # The verdict again, last, where nobody scrolling a terminal can miss a FAIL.
-    for failed in (c for c in checks if not c.passed):
-        progress(f"FAIL  {failed.target}: {failed.photo} {failed.measured}")
-    progress(verdict(checks).replace("**", ""))
-    progress(f"report written to {_shown(output)}")
-    return 0
+    missing = sharp.available()
+    sharp_line = f"sharp not measured: {missing}" if missing else (sharp.sharp_version() or "sharp")
+    run = Run(avif_speed, source, args.repeat, command, elapsed, (load_before, _load()), sharp_line)
+    return render(Environment.detect(), run, results, checks), checks
 
 
-def _ingest(repeat: int, progress: Callable[[str], None]) -> str:
+def _section(name: str, repeat: int, progress: Callable[[str], None]) -> tuple[str, list[Check]]:
     started = time.perf_counter()
-    summaries = bench_ingest(repeat, progress)
-    return render_ingest(summaries, repeat, time.perf_counter() - started)
+    if name == "ingest":
+        summaries = bench_ingest(repeat, progress)
+        return render_ingest(summaries, repeat, time.perf_counter() - started), []
+    module = importlib.import_module(f"tests.bench.{name}")
+    summary = getattr(module, f"bench_{name}")(repeat, progress)
+    elapsed = time.perf_counter() - started
+    text = getattr(module, f"render_{name}")(summary, elapsed)
+    return text, list(getattr(module, f"check_{name}")(summary))
 
 
-def _write(output: Path, report: str, shown: str) -> None:
-    print(shown)
+def _write(output: Path, report: str) -> None:
+    print(report)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report, encoding="utf-8")
 

@@ -270,18 +270,5 @@ def render_ingest(summaries: list[PathSummary], repeat: int, elapsed: float) -> 
     return "\n".join(lines)
 
 
-def splice(report: str, section: str) -> str:
-    """`report` with its ingest section (the last one) replaced by `section`, or appended."""
-    kept = report.split(HEADING, 1)[0].rstrip("\n")
-    return f"{kept}\n\n{section}" if kept else section
-
-
-def section_of(report: str) -> str | None:
-    """The ingest section of a report, if it has one."""
-    if HEADING not in report:
-        return None
-    return HEADING + report.split(HEADING, 1)[1]
-
-
 if __name__ == "__main__":
     raise SystemExit(main())

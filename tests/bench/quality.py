@@ -30,25 +30,92 @@ LUMA = (0.299, 0.587, 0.114)
 
 
 class Reference:
-    """The full-size original's luma (float), from which a reference of any size is made."""
+    """The full-size original's luma and R, G, B (and alpha) planes in float, from which a
+    reference of any size is made."""
 
     def __init__(self, path: Path) -> None:
         with Image.open(path) as opened:
             opened.load()
             upright = ImageOps.exif_transpose(opened)
         self.luma = Image.fromarray(luma_on_white(upright).astype(np.float32))
+        self.has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+        bands = upright.convert("RGBA" if self.has_alpha else "RGB").split()
+        self.planes = [Image.fromarray(np.asarray(band, dtype=np.float32)) for band in bands]
 
     @property
     def size(self) -> tuple[int, int]:
         return self.luma.size
 
     def resized(self, size: tuple[int, int]) -> Plane:
-        """The whole original at `size` (the variants keep the aspect ratio)."""
+        """The whole original's luma at `size` (the variants keep the aspect ratio)."""
         return _plane(self.luma.resize(size, Image.Resampling.LANCZOS))
 
     def fitted(self, size: tuple[int, int]) -> Plane:
-        """The centre crop of the original that covers `size`, at `size` (the thumbnail)."""
+        """The centre crop of the original's luma that covers `size`, at `size` (thumbnail)."""
         return _plane(ImageOps.fit(self.luma, size, Image.Resampling.LANCZOS))
+
+    def colour(self, size: tuple[int, int], *, crop: bool = False) -> Plane:
+        """R, G, B (and alpha) at `size`, height x width x 3 (or 4), float, 0-255."""
+        scale = ImageOps.fit if crop else _resize
+        return np.stack([_plane(scale(p, size, Image.Resampling.LANCZOS)) for p in self.planes], -1)
+
+
+def _resize(img: Image.Image, size: tuple[int, int], method: Image.Resampling) -> Image.Image:
+    return img.resize(size, method)
+
+
+def decoded_colour(data: bytes) -> Plane:
+    """An output's pixels as R, G, B (and alpha if it has any), float."""
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        mode = "RGBA" if img.mode in ("RGBA", "LA", "PA") else "RGB"
+        return np.asarray(img.convert(mode), dtype=np.float64)
+
+
+def _on_grey(pixels: Plane, level: float) -> Plane:
+    if pixels.shape[-1] == 3:
+        return pixels
+    alpha = np.clip(pixels[..., 3:4], 0.0, 255.0) / 255.0
+    flat: Plane = pixels[..., :3] * alpha + level * 255.0 * (1.0 - alpha)
+    return flat
+
+
+def _with_alpha(pixels: Plane, like: Plane) -> Plane:
+    if pixels.shape[-1] == like.shape[-1]:
+        return pixels
+    opaque = np.full((*pixels.shape[:2], 1), 255.0)
+    return np.concatenate([pixels, opaque], -1)
+
+
+def _png(pixels: Plane) -> io.BytesIO:
+    buffer = io.BytesIO()
+    rounded = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    Image.fromarray(rounded).save(buffer, "PNG", compress_level=0)
+    buffer.seek(0)
+    return buffer
+
+
+def ssimulacra2(reference: Plane, output: Plane) -> float:
+    """SSIMULACRA2 (0-100, higher is better; ~70 "high quality", ~90 visually lossless) of an
+    output against the float reference, with the `ssimulacra2` package (a Python port of
+    libjxl's tool). Images with alpha are scored as libjxl's tool does: composited on a dark
+    and on a light grey, the worse of the two."""
+    from ssimulacra2 import compute_ssimulacra2  # numpy/scipy stay out of the measured jobs
+
+    output = _with_alpha(output, reference)
+    levels = (0.1, 0.9) if reference.shape[-1] == 4 else (0.0,)
+    return min(
+        float(compute_ssimulacra2(_png(_on_grey(reference, v)), _png(_on_grey(output, v))))
+        for v in levels
+    )
+
+
+def psnr(reference: Plane, output: Plane) -> float:
+    """PSNR in dB over R, G and B, alpha composited on white."""
+    mse = float(
+        np.mean((_on_grey(reference, 1.0) - _on_grey(_with_alpha(output, reference), 1.0)) ** 2)
+    )
+    return float("inf") if mse == 0 else float(10 * np.log10(DATA_RANGE**2 / mse))
 
 
 def luma_on_white(img: Image.Image) -> Plane:

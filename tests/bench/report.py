@@ -66,92 +66,100 @@ class Run:
     command: str
     elapsed: float
     load: tuple[float, float]  # 1-minute load average at the start and at the end
+    sharp: str  # sharp's and libvips' versions, or why sharp was not measured
+
+
+JOB_LABELS = {
+    "ours": "ours",
+    "naive": "full-decode",
+    "sharp-effort3": "sharp e3",
+    "sharp-defaults": "sharp default",
+}
 
 
 def render(
     env: Environment, run: Run, results: Sequence[PhotoResult], checks: Sequence[Check]
 ) -> str:
     lines = [
-        "# Imaging benchmark: our Variants job against a naive Pillow job",
+        "# Imaging benchmark: our Variants job, a full-decode Pillow job and sharp",
         "",
         f"Latest figures of `{run.command}` (run time {run.elapsed:.0f} s).",
         "",
         f"- Machine: {env.cpu}, {env.cores} cores; every job pinned to one CPU, one thread",
         (
             f"- Load average (1 min) {run.load[0]:.2f} at the start, {run.load[1]:.2f} at the end "
-            "(other work on the machine shows as CPU/wall below 1.00)"
+            "(CPU seconds, the measure of the targets, are nearly immune to other work)"
         ),
         (
             f"- Python {env.python}, Pillow {env.pillow}, libavif {env.libavif} "
-            f"({env.avif_codecs}), libwebp {env.libwebp}"
+            f"({env.avif_codecs}), libwebp {env.libwebp}; {run.sharp}"
+        ),
+        f"- AVIF speed {run.avif_speed} ({run.avif_speed_source})",
+        (
+            f"- Times: median of {run.repeat} runs, each in a fresh process; peak RSS: the "
+            f"highest of the {run.repeat} (VmHWM / maxRSS, interpreter and imports included)"
         ),
         (
-            f"- AVIF speed: ours {run.avif_speed} ({run.avif_speed_source}); "
-            "naive: Pillow's default (6)"
+            "- **ours**: `imaging.load(data, Limits(), target_width=1920)`, "
+            "`imaging.thumbnail(img)`, `imaging.variants(img, avif_speed=S, workers=1)`: the "
+            "Variants worker's calls"
         ),
         (
-            f"- Times: median of {run.repeat} runs, each in a fresh interpreter; "
-            f"peak RSS: the highest of the {run.repeat} (VmHWM, interpreter and imports included)"
+            "- **full-decode**: the same encoders at the same qualities, the whole image decoded, "
+            "every size resized from the full original with LANCZOS, WebP method 4 whatever "
+            "the alpha: the reference our variants' detail is held to"
         ),
         (
-            "- Ours: `imaging.load(data, Limits(), target_width=1920)`, `imaging.thumbnail(img)`, "
-            "`imaging.variants(img, avif_speed=S, workers=1)`"
+            "- **sharp e3 / sharp default**: the reference pipeline in sharp "
+            "(tests/bench/sharp/reference.mjs): thumbnail `resize(150,150,{fit:'cover'})"
+            ".webp({quality:70})`, variants `resize(w, null, {withoutEnlargement:true})` then "
+            "`.webp({quality:q})` and `.avif({quality:q})`, q = 80/85/90; AVIF effort 3, or "
+            "sharp's default (4)"
         ),
         (
-            "- Naive: `Image.open` + full decode, `exif_transpose`, each width resized from "
-            "the full original (LANCZOS), WebP q80/85/90 and AVIF at Pillow's defaults, "
-            "`ImageOps.fit` 150x150 WebP q70"
-        ),
-        (
-            "- SSIM: luma against the full-size original resized with LANCZOS in float "
-            "(alpha composited on white), Gaussian 11x11, sigma 1.5"
+            "- Scores against the full-size original resized with LANCZOS in float: SSIMULACRA2 "
+            "(the `ssimulacra2` package; alpha on dark and light grey, the worse), PSNR over "
+            "R, G, B (alpha on white), SSIM on luma (Gaussian 11x11, sigma 1.5)"
         ),
         "",
         "## Summary",
         "",
-        (
-            "Speedup = naive total / ours total (wall clock, the target's measure); by CPU "
-            "seconds it is nearly immune to other work on the machine."
-        ),
-        "",
         _row(
             "Photo",
             "Pixels",
-            "Ours s",
-            "Naive s",
-            "Speedup",
-            "Speedup (CPU s)",
-            "Peak RSS ours MiB",
-            "Peak RSS naive MiB",
+            *(f"CPU s {JOB_LABELS[j]}" for j in JOB_LABELS),
+            "ours / sharp e3",
+            "ours / sharp default",
+            *(f"Peak RSS {JOB_LABELS[j]} MiB" for j in JOB_LABELS),
             "Bytes ours",
-            "Bytes naive",
-            "Bytes ratio",
+            "Bytes sharp e3",
         ),
-        _rule(11),
+        _rule(14),
     ]
     for r in results:
+        cpu = {j: r.jobs[j].cpu_seconds for j in r.jobs}
         lines.append(
             _row(
                 r.photo,
                 f"{r.width}x{r.height}",
-                f"{r.ours.times.total:.2f}",
-                f"{r.naive.times.total:.2f}",
-                f"{r.speedup:.2f}x",
-                f"{r.naive.cpu_seconds / r.ours.cpu_seconds:.2f}x",
-                f"{r.ours.rss_peak_mib:.0f}",
-                f"{r.naive.rss_peak_mib:.0f}",
+                *(_fmt(cpu.get(j), ".2f") for j in JOB_LABELS),
+                _ratio(cpu["ours"], cpu.get("sharp-effort3")),
+                _ratio(cpu["ours"], cpu.get("sharp-defaults")),
+                *(_fmt(r.jobs[j].rss_peak_mib if j in r.jobs else None, ".0f") for j in JOB_LABELS),
                 f"{r.ours.total_bytes:,}",
-                f"{r.naive.total_bytes:,}",
-                f"{r.bytes_ratio:.3f}",
+                f"{r.jobs['sharp-effort3'].total_bytes:,}" if "sharp-effort3" in r.jobs else "-",
             )
         )
+    missing = {r.sharp_missing for r in results if r.sharp_missing}
+    if missing:
+        lines += ["", f"sharp was not measured: {'; '.join(sorted(missing))}."]
     lines += [
         "",
         "## Stage times (seconds)",
         "",
         (
-            "Variants = resize + encode WebP + encode AVIF + other (copies between the calls); "
-            "each column is its own median. CPU/wall near 1.00 confirms one thread."
+            "Our jobs' wall time per stage (sharp's cannot be split). Variants = resize + encode "
+            "WebP + encode AVIF + other; each column is its own median."
         ),
         "",
         _row(
@@ -176,7 +184,7 @@ def render(
             lines.append(
                 _row(
                     r.photo,
-                    summary.job,
+                    JOB_LABELS[summary.job],
                     *(
                         f"{value:.3f}"
                         for value in (
@@ -198,38 +206,51 @@ def render(
         "",
         "## Outputs",
         "",
-        "SSIM delta = ours - naive; the thumbnail is shown but is not a variant for the targets.",
+        (
+            "AVIF/WebP: our AVIF's bytes over our WebP's of the same size. SSIMULACRA2: ~90 is "
+            "visually lossless, ~70 high quality; the thumbnail is not a variant for the targets."
+        ),
         "",
         _row(
             "Photo",
             "Output",
             "Size",
-            "Bytes ours",
-            "Bytes naive",
-            "Ratio",
+            *(f"Bytes {JOB_LABELS[j]}" for j in ("ours", "naive", "sharp-effort3")),
+            "AVIF/WebP ours",
+            "AVIF/WebP sharp e3",
+            *(f"SSIMULACRA2 {JOB_LABELS[j]}" for j in ("ours", "naive", "sharp-effort3")),
+            *(f"PSNR {JOB_LABELS[j]}" for j in ("ours", "naive", "sharp-effort3")),
             "SSIM ours",
-            "SSIM naive",
-            "SSIM delta",
         ),
-        _rule(9),
+        _rule(15),
     ]
     for r in results:
         for row in r.rows:
+            sc = row.scores
             lines.append(
                 _row(
                     r.photo,
                     f"{row.name} {row.format}",
                     f"{row.width}x{row.height}",
-                    f"{row.bytes_ours:,}",
-                    f"{row.bytes_naive:,}",
-                    f"{row.bytes_ours / row.bytes_naive:.3f}",
-                    f"{row.ssim_ours:.4f}",
-                    f"{row.ssim_naive:.4f}",
-                    f"{row.ssim_delta:+.4f}",
+                    *(
+                        f"{sc[j].bytes:,}" if j in sc else "-"
+                        for j in ("ours", "naive", "sharp-effort3")
+                    ),
+                    _avif_ratio(r, row.name, row.format, "ours"),
+                    _avif_ratio(r, row.name, row.format, "sharp-effort3"),
+                    *(
+                        _fmt(sc[j].ssimulacra2 if j in sc else None, ".1f")
+                        for j in ("ours", "naive", "sharp-effort3")
+                    ),
+                    *(
+                        _fmt(sc[j].psnr if j in sc else None, ".2f")
+                        for j in ("ours", "naive", "sharp-effort3")
+                    ),
+                    f"{sc['ours'].ssim:.4f}",
                 )
             )
     unstable = [
-        f"{r.photo} {s.job}" for r in results for s in (r.ours, r.naive) if not s.stable_sizes
+        f"{r.photo} {s.job}" for r in results for s in r.jobs.values() if not s.stable_sizes
     ]
     if unstable:
         lines += [
@@ -249,6 +270,21 @@ def render(
         lines.append(_row(_mark(c.passed), c.target, c.photo, c.measured))
     lines.append("")
     return "\n".join(lines)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _ratio(ours: float, theirs: float | None) -> str:
+    return "-" if not theirs else f"{ours / theirs:.3f}x"
+
+
+def _avif_ratio(result: PhotoResult, name: str, fmt: str, job: str) -> str:
+    if fmt != "avif" or name == "thumbnail" or job not in result.row(name, fmt).scores:
+        return ""
+    avif = result.row(name, "avif").scores[job].bytes
+    return f"{avif / result.row(name, 'webp').scores[job].bytes:.3f}"
 
 
 def verdict(checks: Sequence[Check]) -> str:

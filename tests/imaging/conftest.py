@@ -44,7 +44,7 @@ def sunset_full() -> Image.Image:
 
 @pytest.fixture(scope="session")
 def sunset_for_variants(sunset_bytes: bytes) -> Image.Image:
-    """The sunset as the variants job decodes it (JPEG draft towards 1920 px)."""
+    """The sunset as the variants job decodes it (whole: it is less than four times 1920 px)."""
     return load(sunset_bytes, Limits(), target_width=1920)
 
 

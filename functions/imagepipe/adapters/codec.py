@@ -23,6 +23,7 @@ class PillowCodec:
         memory_mb: int | None = None,
         avif_speed: int = imaging.DEFAULT_AVIF_SPEED,
         workers: int = 1,
+        cpus: int | None = None,
     ) -> None:
         # memory_mb: the function's MemorySize; what a decode may take follows from it.
         self._limits = imaging.Limits(
@@ -32,6 +33,8 @@ class PillowCodec:
         )
         self._avif_speed = avif_speed
         self._workers = workers
+        # The CPUs the encoders may use (the function's vCPUs); None: what the process may use.
+        self._cpus = cpus
 
     def prepare(self, data: imaging.Source) -> tuple[Inspection, Rendered]:
         probe = imaging.probe(data, self._limits)
@@ -41,9 +44,11 @@ class PillowCodec:
         return probe, imaging.thumbnail(image)
 
     def variants(self, data: imaging.Source) -> list[Rendered]:
-        largest = imaging.VARIANT_SPECS[-1][1]
+        largest = imaging.VARIANT_SPECS[-1].width
         image = imaging.load(data, self._limits, target_width=largest)
-        return imaging.variants(image, avif_speed=self._avif_speed, workers=self._workers)
+        return imaging.variants(
+            image, avif_speed=self._avif_speed, workers=self._workers, cpus=self._cpus
+        )
 
     def analyze(self, data: imaging.Source) -> dict[str, Any]:
         probe = imaging.probe(data, self._limits)

@@ -12,6 +12,7 @@ import io
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
@@ -20,11 +21,30 @@ from imagepipe.domain.model import Rendered
 from imagepipe.imaging import _pillow
 from imagepipe.imaging.errors import ImagingError
 
-# name, max width, quality (the same quality scale is used for WebP and AVIF)
-VARIANT_SPECS: tuple[tuple[str, int, int], ...] = (
-    ("small", 640, 80),
-    ("medium", 1024, 85),
-    ("large", 1920, 90),
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One responsive size: its name, its maximum width, and each format's quality.
+
+    WebP keeps the qualities it always had (80/85/90). Pillow's AVIF quality scale is not
+    WebP's: at the same numbers AVIF came out 1.4-1.9x the WebP's bytes for a much higher
+    SSIMULACRA2. Each AVIF quality here is the lowest whose SSIMULACRA2 (against a full-decode
+    LANCZOS reference) is at least its WebP sibling's on every benchmark photo, at speed 9
+    (tests/bench/RESULTS.md, README "Quality per byte")."""
+
+    name: str
+    width: int
+    webp_quality: int
+    avif_quality: int
+
+    def quality(self, fmt: str) -> int:
+        return self.avif_quality if fmt == "avif" else self.webp_quality
+
+
+VARIANT_SPECS: tuple[VariantSpec, ...] = (
+    VariantSpec("small", 640, webp_quality=80, avif_quality=66),
+    VariantSpec("medium", 1024, webp_quality=85, avif_quality=69),
+    VariantSpec("large", 1920, webp_quality=90, avif_quality=78),
 )
 OUTPUT_FORMATS = ("webp", "avif")
 THUMBNAIL_SIZE = 150
@@ -34,6 +54,10 @@ DEFAULT_AVIF_SPEED = 9  # measured: tests/bench/RESULTS.md, README "Benchmark"
 # libwebp's default effort. Measured on the 12 MP test photos at 1920 px: method 5 takes 10 %
 # longer for 1-3 % fewer bytes, method 6 twice as long for 4-7 % fewer.
 WEBP_METHOD = 4
+# With an alpha channel libwebp also compresses the alpha plane (losslessly, with the same
+# effort): method 4 took 1.5x the time of the same pixels without alpha. Method 2 halves it for
+# 1.5-3 % more bytes (tests/bench/RESULTS.md).
+WEBP_ALPHA_METHOD = 2
 # When shrinking by 2x this or more, Pillow first reduces by a whole factor (a box filter), then
 # resamples: its docs call 3.0 indistinguishable from a plain LANCZOS, at a fraction of the cost
 # for very large sources.
@@ -53,32 +77,37 @@ _CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
 def thumbnail(img: Image.Image) -> Rendered:
     """150x150, cropped to cover from the centre, WebP quality 70. Small sources are enlarged:
     the listing shows every thumbnail at the same size."""
-    source = _pillow.rgb_or_rgba(img)
+    source = _encodable(img)
     thumb = ImageOps.fit(
         source,
         (THUMBNAIL_SIZE, THUMBNAIL_SIZE),
         method=Image.Resampling.LANCZOS,
         centering=(0.5, 0.5),
     )
-    return _encode("thumbnail", "webp", thumb, THUMBNAIL_QUALITY, DEFAULT_AVIF_SPEED)
+    return encode_output("thumbnail", "webp", thumb, THUMBNAIL_QUALITY, DEFAULT_AVIF_SPEED)
 
 
 def variants(
-    img: Image.Image, *, avif_speed: int = DEFAULT_AVIF_SPEED, workers: int = 1
+    img: Image.Image,
+    *,
+    avif_speed: int = DEFAULT_AVIF_SPEED,
+    workers: int = 1,
+    cpus: int | None = None,
 ) -> list[Rendered]:
     """small/medium/large, each as WebP and AVIF, in that order (6 items).
 
     Never enlarged: a variant is at most as wide as the image. Resized as a cascade, large from
     the image, medium from large, small from medium, so every resize starts from the nearest
     larger result. With workers > 1 the encodes run in a thread pool (both encoders release the
-    GIL) while the next, smaller size is being resized."""
-    source = _pillow.rgb_or_rgba(img)
+    GIL) while the next, smaller size is being resized. cpus: what the encoders may use in all
+    (default: the CPUs this process may run on)."""
+    source = _encodable(img)
     # AVIF's encoder threads share the CPUs with the pool's other encodes.
-    avif_threads = max(1, _cpu_count() // max(1, workers))
+    avif_threads = max(1, (cpus or _cpu_count()) // max(1, workers))
 
     def encode(job: _Job) -> Rendered:
         name, fmt, image, quality = job
-        return _encode(name, fmt, image, quality, avif_speed, avif_threads=avif_threads)
+        return encode_output(name, fmt, image, quality, avif_speed, avif_threads=avif_threads)
 
     jobs = _cascade(source)  # lazy: each resize happens when its jobs are taken
     if workers <= 1:
@@ -88,18 +117,27 @@ def variants(
             futures = [pool.submit(encode, job) for job in jobs]
         rendered = [future.result() for future in futures]
     by_key = {(r.name, r.format): r for r in rendered}
-    return [by_key[(name, fmt)] for name, _, _ in VARIANT_SPECS for fmt in OUTPUT_FORMATS]
+    return [by_key[(spec.name, fmt)] for spec in VARIANT_SPECS for fmt in OUTPUT_FORMATS]
 
 
 def _cascade(source: Image.Image) -> Iterator[_Job]:
     current = source
     # Largest first, and AVIF (the slow one) before WebP, so the longest encode starts first.
-    for name, width, quality in reversed(VARIANT_SPECS):
-        current = fit_variant(current, width)
+    for spec in reversed(VARIANT_SPECS):
+        current = fit_variant(current, spec.width)
         for fmt in reversed(OUTPUT_FORMATS):
             # Each encode gets its own Image object: Image.save() keeps its options on the
             # instance (encoderinfo), which two threads saving one image would overwrite.
-            yield name, fmt, current.copy(), quality
+            yield spec.name, fmt, current.copy(), spec.quality(fmt)
+
+
+def _encodable(img: Image.Image) -> Image.Image:
+    """RGB or RGBA; an alpha channel that is opaque everywhere (exports and screenshots often
+    carry one) is dropped: it would cost both encoders time and bytes for nothing."""
+    source = _pillow.rgb_or_rgba(img)
+    if source.mode == "RGBA" and source.getchannel("A").getextrema() == (255, 255):
+        return source.convert("RGB")
+    return source
 
 
 def preview_jpeg(img: Image.Image, width: int, *, quality: int = PREVIEW_QUALITY) -> bytes:
@@ -126,7 +164,7 @@ def fit_box(img: Image.Image, width: int, height: int) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
 
 
-def _encode(
+def encode_output(
     name: str,
     fmt: str,
     img: Image.Image,
@@ -135,6 +173,8 @@ def _encode(
     *,
     avif_threads: int | None = None,
 ) -> Rendered:
+    """One output with this module's encoder settings (the benchmark's reference job uses it
+    too). Raises ImagingError (encode_failed)."""
     # Only what is passed here reaches the encoder: no EXIF, XMP or ICC from anywhere.
     img.info = {}
     buffer = io.BytesIO()
@@ -169,7 +209,7 @@ def _save(
             buffer,
             "WEBP",
             quality=quality,
-            method=WEBP_METHOD,
+            method=WEBP_ALPHA_METHOD if img.mode == "RGBA" else WEBP_METHOD,
             exif=b"",
             xmp=b"",
             icc_profile=b"",

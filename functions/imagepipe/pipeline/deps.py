@@ -88,7 +88,8 @@ def variants_deps() -> JobDeps:
         max_frames=settings.max_frames,
         memory_mb=settings.memory_mb,
         avif_speed=settings.avif_speed,
-        workers=settings.encode_workers,
+        workers=settings.workers,
+        cpus=settings.vcpus,
     )
     return JobDeps(
         images=images, storage=storage, codec=codec, clock=utc_now, events=publisher(settings)
