@@ -22,6 +22,8 @@ AWS_SDKS = ("boto3", "botocore", "pynamodb")
 PILLOW = ("PIL", "pillow_heif")
 # CloudFront URL signing: loaded on the first request of a function that signs, never at import.
 SIGNING = ("rsa", "pyasn1")
+# boto3 and its S3 transfer manager: the functions make botocore's clients (adapters/aws.py).
+NOT_NEEDED = ("boto3", "s3transfer")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -153,6 +155,8 @@ def test_the_api_functions_never_load_pillow(function: str) -> None:
     assert [name for name in loaded if name.split(".")[0] in PILLOW] == []
     # And neither is the RSA signer of CDN URLs
     assert [name for name in loaded if name.split(".")[0] in SIGNING] == []
+    # Nor boto3, which the functions do not use (~30 ms)
+    assert [name for name in loaded if name.split(".")[0] in NOT_NEEDED] == []
 
 
 @pytest.mark.parametrize("function", API_FUNCTIONS)
