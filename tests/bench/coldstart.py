@@ -215,7 +215,8 @@ class Row:
     @property
     def beyond_bare(self) -> list[str]:
         """Top-level packages the handler's import loads that the bare handler's does not."""
-        return sorted(self.ours.packages - self.bare.packages - set(sys.stdlib_module_names))
+        ignored = {self.ours.subject.module, *sys.stdlib_module_names}
+        return sorted(self.ours.packages - self.bare.packages - ignored)
 
 
 @dataclass(frozen=True)
@@ -552,7 +553,7 @@ def render_coldstart(summary: ColdStartSummary, elapsed: float) -> str:
             f"| {top} | {beyond} |"
         )
     calls = {row.ours.subject.function: row.ours.aws_calls for row in summary.rows}
-    lines += ["", "AWS calls of each first invocation (answered `{}` by a stub endpoint):", ""]
+    lines += ["", "AWS calls of each first invocation (answered by the bench's stub endpoint):", ""]
     lines += [f"- {name}: {', '.join(found) or 'none'}" for name, found in calls.items()]
     return "\n".join(lines) + "\n"
 
