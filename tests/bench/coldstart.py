@@ -575,7 +575,7 @@ def check_coldstart(summary: ColdStartSummary) -> list[Check]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=5, help="runs per handler (default 5)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per handler (default 3)")
     parser.add_argument(
         "--functions", type=Path, default=FUNCTIONS, help="the code to measure (default functions/)"
     )
