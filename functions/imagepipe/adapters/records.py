@@ -27,7 +27,7 @@ from pynamodb.indexes import (
 )
 from pynamodb.models import Model
 
-from imagepipe.adapters.aws import RETRIES
+from imagepipe.adapters.aws import RETRIES, botocore_session
 
 IMAGE_PK_PREFIX = "image#"
 CLAIM_PK_PREFIX = "sha256#"
@@ -251,5 +251,7 @@ def bind(model: type[M], table_name: str, region: str) -> type[M]:
     bound: type[M] = type(model.__name__, (model,), {"Meta": meta, "__module__": model.__module__})
     # pynamodb's client retries like the others (aws.RETRIES). Its Meta has no setting for the
     # retry mode, only its settings file; the connection takes it before it makes its client.
-    bound._get_connection().connection._retry_configuration = dict(RETRIES)  # type: ignore[assignment]
+    connection = bound._get_connection().connection
+    connection._retry_configuration = dict(RETRIES)  # type: ignore[assignment]
+    connection._local.session = botocore_session()
     return bound
