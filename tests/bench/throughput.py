@@ -184,6 +184,61 @@ def single_job(paths: Sequence[Path], repeat: int) -> list[float]:
     return [statistics.median(job(path) for _ in range(repeat)) for path in paths[:-1]]
 
 
+def imaging_alone(paths: Sequence[Path], cpu: int) -> dict[str, float]:
+    """One of `cores` processes of imaging_alone_rate(): pinned to `cpu`, warmed up on the
+    last photo, "ready" on stdout, then on "go" from stdin the whole job on the others."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+    ingest, variants, metadata = _stack_codecs()
+
+    def job(path: Path) -> None:
+        with path.open("rb") as file:
+            ingest.prepare(file)
+        with path.open("rb") as file:
+            variants.variants(file)
+        with path.open("rb") as file:
+            metadata.analyze(file)
+
+    job(paths[-1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = time.monotonic()
+    for path in paths[:-1]:
+        job(path)
+    return {"started": started, "ended": time.monotonic(), "photos": len(paths) - 1}
+
+
+def imaging_alone_rate(paths: Sequence[Path], warm_up: Path, cores: int) -> float:
+    """Images per second of the imaging alone (the single job, nothing else), one process per
+    core over the same photos, started together: the ceiling as this machine gives it at this
+    moment, whatever else runs on it."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    command = [sys.executable, "-m", "tests.bench.throughput", "--imaging-alone"]
+    children = []
+    for n in range(cores):
+        share = [*map(str, paths[n::cores]), str(warm_up)]
+        children.append(
+            subprocess.Popen(  # noqa: S603 - our own module, our own paths
+                [*command, str(cpus[n % len(cpus)]), *share],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=_env(),
+            )
+        )
+    for child in children:
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("an imaging-alone process failed to start")
+    outputs = [child.communicate("go\n")[0] for child in children]
+    if any(child.returncode != 0 for child in children):
+        raise RuntimeError("an imaging-alone process failed")
+    results = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    wall = max(float(r["ended"]) for r in results) - min(float(r["started"]) for r in results)
+    return sum(int(r["photos"]) for r in results) / wall
+
+
 def measure_single_job(paths: Sequence[Path], repeat: int) -> list[float]:
     """single_job() in a fresh interpreter (`python -m tests.bench.throughput --single-job`)."""
     command = [sys.executable, "-m", "tests.bench.throughput", "--single-job", str(repeat)]
@@ -432,6 +487,7 @@ class ThroughputSummary:
     clients: int
     single_job: list[float]  # CPU s per sample photo
     runs: list[StackRun]
+    alone: list[float]  # images/s of the imaging alone on every core, right after each run
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
 
@@ -452,6 +508,11 @@ class ThroughputSummary:
     @property
     def ratio(self) -> float:
         return self.run.images_per_second / self.ceiling
+
+    @property
+    def ratio_to_alone(self) -> float:
+        """The median run's throughput over the imaging alone measured right after it."""
+        return self.run.images_per_second / self.alone[self.runs.index(self.run)]
 
 
 def _cores() -> int:
@@ -486,6 +547,7 @@ def bench_throughput(
         single = measure_single_job(sample, repeat)
         progress(f"throughput: single job {statistics.fmean(single):.3f} CPU s")
         stack_runs = []
+        alone: list[float] = []
         for attempt in range(runs):
             workdir = Path(tmp) / f"run{attempt}"
             workdir.mkdir()
@@ -495,6 +557,9 @@ def bench_throughput(
                 f"{done.images_per_second:.2f} images/s, {done.cpu_per_image:.2f} CPU s/image"
             )
             stack_runs.append(done)
+            progress("throughput: the imaging alone, one process per core, same photos")
+            alone.append(imaging_alone_rate(copies[:-1], copies[-1], _cores()))
+            progress(f"throughput: imaging alone {alone[-1]:.2f} images/s")
     return ThroughputSummary(
         photos=count,
         distinct_sha256=sha,
@@ -505,6 +570,7 @@ def bench_throughput(
         clients=CLIENTS,
         single_job=single,
         runs=stack_runs,
+        alone=alone,
         load_before=load_before,
         load_after=os.getloadavg(),
     )
@@ -533,6 +599,8 @@ def render_throughput(summary: ThroughputSummary, elapsed: float) -> str:
     client = run.client_cpu_seconds / max(1, run.completed)
     children = run.children_cpu_seconds / max(1, run.completed)
     busy = run.stack_cpu_seconds / run.wall_seconds
+    alone = summary.alone[summary.runs.index(run)]
+    to_alone = summary.ratio_to_alone
     share = summary.single_job_cpu / run.cpu_per_image
     load = f"{_load(summary.load_before)} → {_load(summary.load_after)}"
     method = (
@@ -549,7 +617,10 @@ def render_throughput(summary: ThroughputSummary, elapsed: float) -> str:
         "the stack's own codecs, one pinned CPU, a fresh interpreter: user+system CPU s, the "
         f"mean over {len(summary.single_job)} photos. **Ceiling** = {summary.cores} cores / "
         "single-job CPU s. Stack CPU: utime+stime of its process tree (/proc), uploads to last "
-        "completion. Wall: first POST /uploads to the last `processedAt`."
+        "completion. Wall: first POST /uploads to the last `processedAt`. **Imaging alone**: the "
+        "single job over the same photos, a process per core, started together right after the "
+        "stack's run: what the machine gives that imaging at that moment, so that the ratio to "
+        "it holds whatever else loads the machine (the ceiling assumes an idle one)."
     )
     lines = [
         HEADING,
@@ -563,6 +634,8 @@ def render_throughput(summary: ThroughputSummary, elapsed: float) -> str:
         f"| Wall s | {run.wall_seconds:.1f} |",
         f"| Throughput images/s | {run.images_per_second:.2f} |",
         f"| **Throughput / ceiling** | **{summary.ratio:.0%}** |",
+        f"| Imaging alone (a process per core, same photos, just after) images/s | {alone:.2f} |",
+        f"| Throughput / imaging alone (both under the same load) | {to_alone:.0%} |",
         f"| Stack CPU s per image | {run.cpu_per_image:.3f} |",
         f"| of which imaging (single job) | {summary.single_job_cpu:.3f} |",
         f"| of which the rest (HTTP, moto, queues, hashing...) | {overhead:.3f} |",
@@ -588,10 +661,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=COUNT, help="photos uploaded")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     parser.add_argument("--single-job", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--imaging-alone", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.single_job is not None:
         print(json.dumps(single_job(args.paths, args.single_job)))
+        return 0
+    if args.imaging_alone is not None:
+        print(json.dumps(imaging_alone(args.paths, args.imaging_alone)))
         return 0
 
     def progress(message: str) -> None:
