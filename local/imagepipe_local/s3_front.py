@@ -7,6 +7,7 @@ Python, and in the stack's process its request handling held the GIL against the
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import json
@@ -171,6 +172,7 @@ class EmulatedAws:
     def serve(self) -> None:
         """In the child: serve until stdin closes. "ready" on stdout once listening."""
         fast_dynamodb_item_results()
+        cached_jsonpath_parsers()
         server = self._listen()
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -224,6 +226,20 @@ def fast_dynamodb_item_results() -> bool:
 
     setattr(DynamoResult, "execute_result", execute_result)  # noqa: B010 (mypy: a method)
     setattr(DynamoResult, "_imagepipe_fast", True)  # noqa: B010
+    return True
+
+
+def cached_jsonpath_parsers() -> bool:
+    """moto's EventBridge builds a JSONPath parser (ply's LR tables) for each of eight paths of
+    each event it sends to a target (EventTemplateParser.parse): ~4 ms a lifecycle event. The
+    parsed paths are kept instead (a parsed path is only read by `find`). In moto's own process
+    only, like the above. Returns whether it was installed."""
+    import jsonpath_ng.ext
+
+    parse = getattr(jsonpath_ng.ext, "parse")  # noqa: B009 (not in the module's __all__)
+    if hasattr(parse, "cache_info"):
+        return False
+    setattr(jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=256)(parse))  # noqa: B010
     return True
 
 
