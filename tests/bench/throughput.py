@@ -635,7 +635,7 @@ def render_throughput(summary: ThroughputSummary, elapsed: float) -> str:
         f"| Throughput images/s | {run.images_per_second:.2f} |",
         f"| **Throughput / ceiling** | **{summary.ratio:.0%}** |",
         f"| Imaging alone (a process per core, same photos, just after) images/s | {alone:.2f} |",
-        f"| Throughput / imaging alone (both under the same load) | {to_alone:.0%} |",
+        f"| Throughput / imaging alone (same load; favours the stack's threads) | {to_alone:.0%} |",
         f"| Stack CPU s per image | {run.cpu_per_image:.3f} |",
         f"| of which imaging (single job) | {summary.single_job_cpu:.3f} |",
         f"| of which the rest (HTTP, moto, queues, hashing...) | {overhead:.3f} |",
