@@ -4,6 +4,7 @@ local stack, one log line per invocation)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -29,6 +30,12 @@ _ENV_LOCK = threading.RLock()
 # across all functions serving HTTP routes (two resolvers read each other's event otherwise:
 # a POST /uploads lost its body while the images API cold-started beside it, and one linked the
 # wrong session under 20-way concurrency). Other functions still run side by side.
+# The exception: functions behind an SQS event source mapping (the Variants and Metadata
+# workers), which Lambda runs concurrently too and whose handlers keep no per-invocation state
+# in their modules (a BatchProcessor per call, clients and codecs that are safe to share; the
+# Powertools logger, tracer and metrics they share were already shared by every function of the
+# process). Serialized, Variants (nine tenths of an image's CPU) ran one batch at a time, and
+# the stack could not use a second core on its own (tests/bench/throughput.py).
 _INVOCATION_LOCKS: dict[str, threading.RLock] = {}
 _INVOCATION_LOCKS_GUARD = threading.Lock()
 _HTTP_RESOLVERS = "powertools-http-resolver"
@@ -66,6 +73,9 @@ class FunctionRunner:
         self.template = template
         self.extra_env = dict(extra_env or {})
         self._http_functions = frozenset(route.function for route in template.http_routes())
+        self._concurrent_functions = (
+            frozenset(source.function for source in template.sqs_sources()) - self._http_functions
+        )
 
     def handler(self, logical_id: str) -> Handler:
         code_dir, spec = self.template.function_handler(logical_id)
@@ -121,7 +131,12 @@ class FunctionRunner:
         if logical_id in self._http_functions:
             module_key = _HTTP_RESOLVERS
         # Every AWS call the handler makes is checked against its template policy (iam.py).
-        with _invocation_lock(module_key), acting_as(logical_id, self.template):
+        lock = (
+            contextlib.nullcontext()
+            if logical_id in self._concurrent_functions
+            else _invocation_lock(module_key)
+        )
+        with lock, acting_as(logical_id, self.template):
             context.started = time.monotonic()
             return handler(event, context)
 

@@ -46,6 +46,7 @@ class LocalEventSources:
         self._sqs = boto3.client("sqs", region_name=region)
         self._events = boto3.client("events", region_name=region)
         self._rule_queues: dict[tuple[str, str], str] = {}
+        self._queue_urls: dict[str, str] = {}
         self._sequence = 0
         self._sequence_lock = threading.Lock()
 
@@ -100,7 +101,12 @@ class LocalEventSources:
         return self.queue_url_by_name(self.template.physical_name(logical_id))
 
     def queue_url_by_name(self, name: str) -> str:
-        return self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        # Asked once per name: every poll asked again, a GetQueueUrl per ReceiveMessage (a queue
+        # deleted and created again keeps its URL, made of the region, account and name).
+        url = self._queue_urls.get(name)
+        if url is None:
+            url = self._queue_urls[name] = self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return url
 
     def receive(
         self, url: str, *, max_messages: int = 10, wait_seconds: int = 0

@@ -73,7 +73,10 @@ class Upload:
 @pytest.fixture
 def upload(template: Template) -> Iterator[Upload]:
     port = free_port()
-    front = EmulatedAws("127.0.0.1", port, exposed_headers(template), {"local": "local"})
+    # In this process: the bare moto server below must see the same backends.
+    front = EmulatedAws(
+        "127.0.0.1", port, exposed_headers(template), {"local": "local"}, in_process=True
+    )
     front.start()
     endpoint = f"http://127.0.0.1:{port}"
     client = s3(endpoint)
