@@ -65,7 +65,7 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)  ## imaging benchmark: our Variants job vs a naive Pillow job (tests/bench/RESULTS.md)
+bench: $(STAMP)  ## ours vs a full-decode Pillow job and sharp, Ingest memory, API cold start, local throughput (tests/bench/RESULTS.md)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 fuzz: $(STAMP)  ## seeded mutations of real images through prepare, variants, analyze (FUZZ_CASES, FUZZ_SEED)
@@ -92,4 +92,4 @@ openapi: $(STAMP)  ## write openapi.json from the API code
 	$(BIN)/imagepipe openapi -o openapi.json
 
 clean:  ## remove the virtual env, node modules and caches (not the photo cache)
-	rm -rf $(VENV) $(TOOLS) $(WEB)/node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) $(WEB)/node_modules tests/bench/sharp/node_modules .mypy_cache .ruff_cache .pytest_cache .aws-sam

@@ -1,12 +1,17 @@
-"""The imaging benchmark behind `make bench`: our Variants job against a naive Pillow job, and
-Ingest's memory when it hashes a 256 MiB upload (ingest.py).
+"""The benchmark behind `make bench`, one Markdown report (tests/bench/RESULTS.md):
+
+- imaging: our Variants job against a full-decode Pillow job with the same encoder settings
+  (the detail reference) and the reference pipeline in sharp (sharp.py), on real photos, each
+  job in a fresh process pinned to one CPU (jobs.py); every output scored against a float
+  LANCZOS reference with SSIM, SSIMULACRA2 and PSNR (quality.py); the targets (runner.py);
+- ingest: Ingest's memory when it hashes a 256 MiB upload (ingest.py);
+- coldstart: the API functions' cold start against a bare Powertools handler (coldstart.py);
+- throughput: 40 distinct 12 MP photos through the local stack (throughput.py).
 
     .venv/bin/python -m tests.bench [--avif-speed N] [--repeat N] [--photos a,b] [--output PATH]
-                                    [--only imaging|ingest]
+                                    [--only imaging|ingest|coldstart|throughput]
 
-Each job runs once per repeat in a fresh interpreter pinned to one CPU (jobs.py), so its peak RSS
-is its own and every encoder runs on one thread; the parent (runner.py) compares the outputs with
-a high-quality reference (quality.py) and writes the Markdown report (report.py)."""
+A partial run (--only) keeps the other parts of the previous report."""
 
 from __future__ import annotations
 
