@@ -28,9 +28,9 @@ class VariantSpec:
 
     WebP keeps the qualities it always had (80/85/90). Pillow's AVIF quality scale is not
     WebP's: at the same numbers AVIF came out 1.4-1.9x the WebP's bytes for a much higher
-    SSIMULACRA2. Each AVIF quality here is the lowest whose SSIMULACRA2 (against a full-decode
-    LANCZOS reference) is at least its WebP sibling's on every benchmark photo, at speed 9
-    (tests/bench/RESULTS.md, README "Quality per byte")."""
+    SSIMULACRA2. Each AVIF quality here is the highest, over the benchmark photos, of the
+    quality at which the AVIF's SSIMULACRA2 (against a full-decode LANCZOS reference) equals
+    its WebP sibling's, at speed 9 (README "Quality per byte")."""
 
     name: str
     width: int
@@ -55,8 +55,9 @@ DEFAULT_AVIF_SPEED = 9  # measured: tests/bench/RESULTS.md, README "Benchmark"
 # longer for 1-3 % fewer bytes, method 6 twice as long for 4-7 % fewer.
 WEBP_METHOD = 4
 # With an alpha channel libwebp also compresses the alpha plane (losslessly, with the same
-# effort): method 4 took 1.5x the time of the same pixels without alpha. Method 2 halves it for
-# 1.5-3 % more bytes (tests/bench/RESULTS.md).
+# effort): method 4 took 1.5x the time of the same pixels without alpha. Method 2 made one
+# 1920 px encode 2x faster for 1.5-3 % more bytes and up to 1.3 SSIMULACRA2 points less; over
+# a whole job the WebP encodes were 1.5x faster (tests/bench/RESULTS.md).
 WEBP_ALPHA_METHOD = 2
 # When shrinking by 2x this or more, Pillow first reduces by a whole factor (a box filter), then
 # resamples: its docs call 3.0 indistinguishable from a plain LANCZOS, at a fraction of the cost
@@ -173,8 +174,7 @@ def encode_output(
     *,
     avif_threads: int | None = None,
 ) -> Rendered:
-    """One output with this module's encoder settings (the benchmark's reference job uses it
-    too). Raises ImagingError (encode_failed)."""
+    """One output with this module's encoder settings. Raises ImagingError (encode_failed)."""
     # Only what is passed here reaches the encoder: no EXIF, XMP or ICC from anywhere.
     img.info = {}
     buffer = io.BytesIO()
