@@ -164,20 +164,27 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _image_once(codecs: Any, path: Path) -> None:
+    """What the three functions' imaging does with one photo: Ingest's prepare, Variants'
+    variants, Metadata's analyze, each reading the file as its function would."""
+    ingest, variants, metadata = codecs
+    with path.open("rb") as file:
+        ingest.prepare(file)
+    with path.open("rb") as file:
+        variants.variants(file)
+    with path.open("rb") as file:
+        metadata.analyze(file)
+
+
 def single_job(paths: Sequence[Path], repeat: int) -> list[float]:
     """Per photo, the median CPU seconds of prepare + variants + analyze (see the docstring)."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
-    ingest, variants, metadata = _stack_codecs()
+    codecs = _stack_codecs()
 
     def job(path: Path) -> float:
         started = _cpu()
-        with path.open("rb") as file:
-            ingest.prepare(file)
-        with path.open("rb") as file:
-            variants.variants(file)
-        with path.open("rb") as file:
-            metadata.analyze(file)
+        _image_once(codecs, path)
         return _cpu() - started
 
     job(paths[-1])  # warm-up: imports, plugins, encoder libraries
@@ -189,15 +196,10 @@ def imaging_alone(paths: Sequence[Path], cpu: int) -> dict[str, float]:
     last photo, "ready" on stdout, then on "go" from stdin the whole job on the others."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {cpu})
-    ingest, variants, metadata = _stack_codecs()
+    codecs = _stack_codecs()
 
     def job(path: Path) -> None:
-        with path.open("rb") as file:
-            ingest.prepare(file)
-        with path.open("rb") as file:
-            variants.variants(file)
-        with path.open("rb") as file:
-            metadata.analyze(file)
+        _image_once(codecs, path)
 
     job(paths[-1])
     print("ready", flush=True)
