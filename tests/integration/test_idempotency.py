@@ -1,12 +1,15 @@
 """Writes whose answer was lost, and concurrent deliveries, on moto: a put that DynamoDB applied
 before the answer was lost is recognised as our own when it is retried (Ingest's idempotency
-record, an image's record and claim), and a delivery meeting another's in-progress record
-waits for it instead of failing."""
+record, an image's record and claim), a create that never hears back leaves no record behind,
+and a delivery meeting another's in-progress record waits for it instead of failing."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -14,14 +17,19 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from moto.core.botocore_stubber import BotocoreStubber
+from pynamodb.exceptions import PutError
 
 from imagepipe.adapters.idempotency import IdempotencyStore
 from imagepipe.adapters.mapping import image_to_record
 from imagepipe.adapters.records import ImageRecord, bind
+from imagepipe.domain.uploads import PENDING_TTL
 from imagepipe.pipeline.ingest import ingest_waiting
+from imagepipe_local.faults import Fault, error_response
 from imagepipe_local.template import Template
-from tests.contract.samples import an_image
-from tests.integration.helpers import images_repo
+from tests.contract.samples import SHA, T0, an_image
+from tests.integration.helpers import images_repo, items
 
 
 def in_progress(key: str, *, expiry_ms: int) -> DataRecord:
@@ -121,3 +129,90 @@ def test_a_create_whose_record_got_through_but_not_its_claim_finishes_the_claim(
     owner = images.find_by_hash("t", image.sha256)
     assert owner is not None
     assert owner.image_id == "img-1"
+
+
+# Answers lost: (operation, whether moto applies the call, a marker its request body holds).
+LoseAnswers = Callable[[str, bool, bytes], None]
+
+
+@pytest.fixture
+def answers_lost(monkeypatch: pytest.MonkeyPatch) -> LoseAnswers:
+    """From now on every `operation` call whose body holds `marker` is answered with a 500 (and
+    retried by the SDK until it gives up), after moto applied it or without reaching moto: what
+    the local stack's fault injector does over HTTP (`--fault-mode after|before`)."""
+    serve = BotocoreStubber.__call__
+    fault = Fault(500, "InternalServerError", "Internal server error")
+    rules: list[tuple[str, bool, bytes]] = []
+
+    def answer(
+        self: BotocoreStubber, event_name: str, request: AWSPreparedRequest, **kwargs: Any
+    ) -> AWSResponse | None:
+        body = request.body if isinstance(request.body, bytes) else b""
+        for operation, applied, marker in rules:
+            if event_name.endswith(f".{operation}") and marker in body:
+                if applied:
+                    serve(self, event_name, request, **kwargs)
+                return error_response(request, fault)
+        return serve(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", answer)
+    return lambda operation, applied, marker: rules.append((operation, applied, marker))
+
+
+def image_records(template: Template) -> list[dict[str, Any]]:
+    return [i for i in items(template, "ImagesTable") if i["pk"]["S"].startswith("image#")]
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["applied", "not-applied"])
+def test_a_create_whose_record_never_hears_back_leaves_no_record(
+    aws: Template, answers_lost: LoseAnswers, monkeypatch: pytest.MonkeyPatch, applied: bool
+) -> None:
+    # Given a create whose record put is answered 500 at every attempt, applied or not
+    images = images_repo(aws)
+    answers_lost("PutItem", applied, b'"image#img-1"')
+    with pytest.raises(PutError):
+        images.create(an_image("img-1"))
+    monkeypatch.undo()
+
+    # Then no record is left (it would own no hash, and its id was never handed out)
+    assert image_records(aws) == []
+    assert images.find_by_hash("t", SHA) is None
+    # And the caller's repeated request (a new image id) creates the one image for the bytes
+    again, is_new = images.create(an_image("img-2"))
+    assert (again.image_id, is_new) == ("img-2", True)
+    assert [r["pk"]["S"] for r in image_records(aws)] == ["image#img-2"]
+
+
+def test_a_create_whose_claim_never_hears_back_leaves_no_record(
+    aws: Template, answers_lost: LoseAnswers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a create whose claim put is applied but answered 500 at every attempt
+    images = images_repo(aws)
+    answers_lost("PutItem", True, b'"sha256#')
+    with pytest.raises(PutError):
+        images.create(an_image("img-1"))
+    monkeypatch.undo()
+
+    # Then its record is gone; the claim left pointing at it is debris, dropped when read
+    assert image_records(aws) == []
+    assert images.find_by_hash("t", SHA) is None
+    again, is_new = images.create(an_image("img-2"))
+    assert (again.image_id, is_new) == ("img-2", True)
+
+
+def test_a_stray_record_left_when_even_its_delete_fails_expires_unreached(
+    aws: Template, answers_lost: LoseAnswers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a create whose record put is applied and its clean-up delete refused, every attempt
+    images = images_repo(aws)
+    answers_lost("PutItem", True, b'"image#img-1"')
+    answers_lost("DeleteItem", False, b'"image#img-1"')
+    with pytest.raises(PutError):
+        images.create(replace(an_image("img-1"), expires_at=T0 + PENDING_TTL))
+    monkeypatch.undo()
+
+    # Then the one record left owns no hash and expires as a pending upload nobody was given
+    (stray,) = image_records(aws)
+    assert stray["status"]["S"] == "pending_upload"
+    assert "expiresAt" in stray
+    assert images.find_by_hash("t", SHA) is None

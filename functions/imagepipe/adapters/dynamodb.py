@@ -85,6 +85,9 @@ class DynamoImageRepository:
             record.save(condition=self._records.pk.does_not_exist())
         except PutError as error:
             if not _conditional_failure(error):
+                # Every attempt failed, but one may have been applied (its answer lost): a
+                # record no claim will ever lead to, and whose id the caller never hears of.
+                self._forget(record)
                 raise
             if not self._is_ours(record):
                 # The id is taken: by an image created for these bytes before, or another one.
@@ -111,10 +114,7 @@ class DynamoImageRepository:
             )
             if winner is not None and winner.image_id == image.image_id:
                 return winner, True  # our own claim, applied before its answer was lost
-            # Our record must not outlive a lost claim; if even that delete fails, the original
-            # error is the one worth reporting (the stray record owns no hash and is harmless).
-            with contextlib.suppress(DeleteError):
-                record.delete()
+            self._forget(record)  # our record must not outlive a lost claim
             if not _conditional_failure(error):
                 raise
             if winner is None:
@@ -123,6 +123,16 @@ class DynamoImageRepository:
                 ) from error
             return winner, False
         return record_to_image(record), True
+
+    def _forget(self, record: ImageRecord) -> None:
+        """Delete the record this create wrote, if it is there and still ours. If even that
+        fails, the caller's original error is the one worth reporting: the stray record owns no
+        hash, no session links to it, and it expires as `pending_upload` (`expiresAt`)."""
+        ours = (self._records.sha256 == record.sha256) & (
+            self._records.created_at == record.created_at
+        )
+        with contextlib.suppress(DeleteError):
+            record.delete(condition=ours, add_version_condition=False)
 
     def _is_ours(self, record: ImageRecord) -> bool:
         """Whether the stored record with this one's id is the one we were writing."""
