@@ -53,12 +53,12 @@ PREVIEW_QUALITY = 85
 DEFAULT_AVIF_SPEED = 9  # measured: tests/bench/RESULTS.md, README "Benchmark"
 # libwebp's default effort. Measured on the 12 MP test photos at 1920 px: method 5 takes 10 %
 # longer for 1-3 % fewer bytes, method 6 twice as long for 4-7 % fewer.
+# With alpha too: libwebp compresses the alpha plane losslessly with the same effort, and
+# method 4 takes 1.5x the time of the same pixels without alpha. Method 2 was 1.7x faster on
+# the bench's RGBA photo but 1.3 SSIMULACRA2 points worse at 1920 px and 1.5-3 % bigger;
+# method 3 no faster than 4; alpha_quality < 100 loses quality and no time (README
+# "Quality per byte"). The same quality comes first: method 4 whatever the alpha.
 WEBP_METHOD = 4
-# With an alpha channel libwebp also compresses the alpha plane (losslessly, with the same
-# effort): method 4 took 1.5x the time of the same pixels without alpha. Method 2 made one
-# 1920 px encode 2x faster for 1.5-3 % more bytes and up to 1.3 SSIMULACRA2 points less; over
-# a whole job the WebP encodes were 1.5x faster (tests/bench/RESULTS.md).
-WEBP_ALPHA_METHOD = 2
 # When shrinking by 2x this or more, Pillow first reduces by a whole factor (a box filter), then
 # resamples: its docs call 3.0 indistinguishable from a plain LANCZOS, at a fraction of the cost
 # for very large sources.
@@ -122,14 +122,21 @@ def variants(
 
 
 def _cascade(source: Image.Image) -> Iterator[_Job]:
-    current = source
+    # With alpha the cascade runs on premultiplied pixels (RGBa), converted back once per
+    # size for the encoders. Pillow resizes RGBA by premultiplying, resizing and dividing
+    # again, in 8 bits: three times in a row that loses the colour of the faint pixels (the
+    # 640 px variant of the bench's RGBA photo was 52.3 dB from a direct LANCZOS, premultiplied;
+    # 55.3 this way, and its resizes take 0.36 CPU-s instead of 0.49).
+    premultiplied = source.mode == "RGBA"
+    current = source.convert("RGBa") if premultiplied else source
     # Largest first, and AVIF (the slow one) before WebP, so the longest encode starts first.
     for spec in reversed(VARIANT_SPECS):
         current = fit_variant(current, spec.width)
+        # Each encode gets its own Image object: Image.save() keeps its options on the
+        # instance (encoderinfo), which two threads saving one image would overwrite.
         for fmt in reversed(OUTPUT_FORMATS):
-            # Each encode gets its own Image object: Image.save() keeps its options on the
-            # instance (encoderinfo), which two threads saving one image would overwrite.
-            yield spec.name, fmt, current.copy(), spec.quality(fmt)
+            image = current.convert("RGBA") if premultiplied else current.copy()
+            yield spec.name, fmt, image, spec.quality(fmt)
 
 
 def _encodable(img: Image.Image) -> Image.Image:
@@ -209,7 +216,7 @@ def _save(
             buffer,
             "WEBP",
             quality=quality,
-            method=WEBP_ALPHA_METHOD if img.mode == "RGBA" else WEBP_METHOD,
+            method=WEBP_METHOD,
             exif=b"",
             xmp=b"",
             icc_profile=b"",
