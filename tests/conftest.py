@@ -29,12 +29,15 @@ from imagepipe_local import iam  # noqa: E402
 from imagepipe_local.http_api import LocalHttpApi  # noqa: E402
 from imagepipe_local.invoke import FunctionRunner  # noqa: E402
 from imagepipe_local.provision import provision  # noqa: E402
+from imagepipe_local.vectors import install as install_query_vectors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 # moto ignores IAM: every AWS call of a handler run by FunctionRunner is checked against its
 # template policy and its declaration in imagepipe_local/permissions.py (imagepipe_local/iam.py).
 IAM = iam.install()
+# moto's S3 Vectors has no QueryVectors: the local stack's, as on the local stack.
+install_query_vectors()
 
 # Credentials and settings no test may take from the developer's machine.
 _TEST_ENV = {

@@ -1,5 +1,6 @@
-"""Create template.yaml's buckets, tables and queues in an emulator, as CloudFormation would: the
-local stack's moto server (an endpoint URL) and the tests' moto decorator (none) alike."""
+"""Create template.yaml's buckets, tables, queues and vector indexes in an emulator, as
+CloudFormation would: the local stack's moto server (an endpoint URL) and the tests' moto
+decorator (none) alike."""
 
 from __future__ import annotations
 
@@ -60,6 +61,20 @@ def provision(
         cors = template.resolve(template.properties(bucket).get("CorsConfiguration"))
         if cors:
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": _cors_rules(cors)})
+
+    vectors = boto3.client("s3vectors", region_name=region, endpoint_url=endpoint_url)
+    for bucket in template.of_type("AWS::S3Vectors::VectorBucket"):
+        vectors.create_vector_bucket(vectorBucketName=template.physical_name(bucket))
+    for index in template.of_type("AWS::S3Vectors::Index"):
+        props = template.properties(index)
+        bucket_name, index_name = template.vector_index(index)
+        vectors.create_index(
+            vectorBucketName=bucket_name,
+            indexName=index_name,
+            dataType=props["DataType"],
+            dimension=int(props["Dimension"]),
+            distanceMetric=props["DistanceMetric"],
+        )
 
     events = boto3.client("events", region_name=region, endpoint_url=endpoint_url)
     for bus in template.of_type("AWS::Events::EventBus"):

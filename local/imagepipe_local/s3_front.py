@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from imagepipe_local import log
+from imagepipe_local import log, vectors
 from imagepipe_local.post_policy import check_post
 from imagepipe_local.sigv4 import Refusal, check_checksum, check_presigned, is_presigned
 from imagepipe_local.template import Template
@@ -164,6 +164,8 @@ class EmulatedAws:
     def _listen(self) -> Any:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
+
+        vectors.install()  # QueryVectors, which moto lacks
 
         return make_server(
             self.host, self.port, self._app(), threaded=True, request_handler=MotoRequestHandler

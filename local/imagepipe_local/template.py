@@ -221,11 +221,13 @@ class Template:
         """The name a resource gets: its explicit name property if any, else stack-logicalId."""
         resource = self.resource(logical_id)
         props = resource.get("Properties", {})
-        for key in ("BucketName", "TableName", "QueueName", "FunctionName"):
+        for key in ("BucketName", "TableName", "QueueName", "FunctionName", "VectorBucketName"):
             if key in props:
                 return str(self.resolve(props[key]))
         if resource["Type"] in ("AWS::Events::EventBus", "AWS::SecretsManager::Secret"):
             return str(self.resolve(props["Name"]))
+        if resource["Type"] == "AWS::S3Vectors::Index":
+            return str(self.resolve(props["IndexName"]))
         if resource["Type"] == "AWS::ApiGatewayV2::Stage":
             return str(self.resolve(props["StageName"]))
         if resource["Type"] == "AWS::ApiGatewayV2::Api":
@@ -247,10 +249,24 @@ class Template:
             return f"arn:aws:lambda:{region}:{account}:function:{name}"
         if kind == "AWS::Events::EventBus":
             return f"arn:aws:events:{region}:{account}:event-bus/{name}"
+        if kind == "AWS::S3Vectors::VectorBucket":
+            return f"arn:aws:s3vectors:{region}:{account}:bucket/{name}"
+        if kind == "AWS::S3Vectors::Index":
+            bucket, index = self.vector_index(logical_id)
+            return f"arn:aws:s3vectors:{region}:{account}:bucket/{bucket}/index/{index}"
         if kind == "AWS::SecretsManager::Secret":
             # AWS appends six random characters; Secrets Manager accepts the ARN without them.
             return f"arn:aws:secretsmanager:{region}:{account}:secret:{name}"
         raise ValueError(f"no ARN rule for {kind} ({logical_id})")
+
+    def vector_index(self, logical_id: str) -> tuple[str, str]:
+        """An AWS::S3Vectors::Index's vector bucket name and index name."""
+        props = self.properties(logical_id)
+        if "VectorBucketName" in props:
+            bucket = str(self.resolve(props["VectorBucketName"]))
+        else:
+            bucket = str(self.resolve(props["VectorBucketArn"])).rsplit("/", 1)[1]
+        return bucket, str(self.resolve(props["IndexName"]))
 
     def _pseudo(self, name: str) -> str | None:
         return {
@@ -275,7 +291,7 @@ class Template:
         return self.physical_name(name)
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
-        if attribute == "Arn":
+        if attribute in ("Arn", "VectorBucketArn", "IndexArn"):
             return self.arn(logical_id)
         if attribute == "QueueName":
             return self.physical_name(logical_id)

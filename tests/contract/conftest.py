@@ -14,7 +14,7 @@ import pytest
 import requests
 from pytest_socket import disable_socket, enable_socket
 
-from imagepipe.adapters.aws import events_client, s3_client, sqs_client, utc_now
+from imagepipe.adapters.aws import events_client, s3_client, s3vectors_client, sqs_client, utc_now
 from imagepipe.adapters.cdn import CdnImageUrls, canned_policy_signer
 from imagepipe.adapters.dynamodb import (
     DynamoConnectionRepository,
@@ -25,6 +25,7 @@ from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.multipart import S3MultipartUploads
 from imagepipe.adapters.s3 import S3ImageUrls, S3Storage
 from imagepipe.adapters.sqs import SqsJobQueue
+from imagepipe.adapters.vectors import S3VectorIndex
 from imagepipe.domain.events import SOURCE
 from imagepipe.domain.ports import (
     ConnectionRepository,
@@ -34,6 +35,7 @@ from imagepipe.domain.ports import (
     MultipartUploads,
     ObjectStorage,
     SessionLinkRepository,
+    VectorIndex,
 )
 from imagepipe_local.template import Template
 from tests.cdn_keys import KEY_PAIR_ID, key_pair
@@ -50,6 +52,7 @@ from tests.unit.fakes import (
     InMemoryMultipart,
     InMemorySessionLinks,
     InMemoryStorage,
+    InMemoryVectorIndex,
 )
 
 IMPLEMENTATIONS = ["memory", "moto"]
@@ -198,3 +201,12 @@ def multipart(request: pytest.FixtureRequest) -> MultipartUnderTest:
     return MultipartUnderTest(
         S3MultipartUploads(bucket, client), S3Storage(bucket, client), _put_over_http
     )
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def vectors(request: pytest.FixtureRequest) -> VectorIndex:
+    if request.param == "memory":
+        return InMemoryVectorIndex()
+    aws: Template = request.getfixturevalue("aws")
+    bucket, index = aws.vector_index("VectorIndex")
+    return S3VectorIndex(bucket, index, partial(s3vectors_client, aws.names.region))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -530,6 +531,49 @@ class InMemorySockets:
     def close(self, connection_id: str) -> None:
         with self._lock:
             self._open.discard(connection_id)
+
+
+class InMemoryVectorIndex:
+    """Vectors by image id with their tenant and sessions; exact cosine nearest neighbours."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._vectors: dict[str, tuple[list[float], str, frozenset[str]]] = {}
+
+    def put(
+        self, image_id: str, vector: Sequence[float], *, tenant: str, sessions: Sequence[str]
+    ) -> None:
+        with self._lock:
+            self._vectors[image_id] = ([float(v) for v in vector], tenant, frozenset(sessions))
+
+    def delete(self, image_ids: Sequence[str]) -> None:
+        with self._lock:
+            for image_id in image_ids:
+                self._vectors.pop(image_id, None)
+
+    def get(self, image_id: str) -> list[float] | None:
+        with self._lock:
+            found = self._vectors.get(image_id)
+        return list(found[0]) if found else None
+
+    def query(
+        self, vector: Sequence[float], *, tenant: str, session_id: str | None, top_k: int
+    ) -> list[tuple[str, float]]:
+        with self._lock:
+            stored = list(self._vectors.items())
+        scored = [
+            (_cosine(vector, data), image_id)
+            for image_id, (data, owner, sessions) in stored
+            if owner == tenant and (session_id is None or session_id in sessions)
+        ]
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [(image_id, score) for score, image_id in scored[:top_k]]
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norms = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norms if norms else 0.0
 
 
 class FixedClock:

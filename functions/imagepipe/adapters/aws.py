@@ -19,9 +19,11 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_rekognition import RekognitionClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3vectors import S3VectorsClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -78,6 +80,16 @@ def rekognition_client(region: str) -> RekognitionClient:
 
 
 @cache
+def s3vectors_client(region: str) -> S3VectorsClient:
+    return cast("S3VectorsClient", _client("s3vectors", region, SDK_CONFIG))
+
+
+@cache
+def bedrock_client(region: str) -> BedrockRuntimeClient:
+    return cast("BedrockRuntimeClient", _client("bedrock-runtime", region, SDK_CONFIG))
+
+
+@cache
 def events_client(region: str) -> EventBridgeClient:
     return cast("EventBridgeClient", _client("events", region, SDK_CONFIG))
 
@@ -103,6 +115,8 @@ def reset_clients() -> None:
     s3_client.cache_clear()
     sqs_client.cache_clear()
     rekognition_client.cache_clear()
+    s3vectors_client.cache_clear()
+    bedrock_client.cache_clear()
 
 
 def utc_now() -> datetime:

@@ -201,6 +201,29 @@ class Labeler(Protocol):
         ...
 
 
+class VectorIndex(Protocol):
+    """Search's index: one vector per image, found by the tenant and the sessions it is in."""
+
+    def put(
+        self, image_id: str, vector: Sequence[float], *, tenant: str, sessions: Sequence[str]
+    ) -> None:
+        """Add or replace the image's vector."""
+        ...
+
+    def delete(self, image_ids: Sequence[str]) -> None:
+        """Remove these images' vectors; an id without one is no error."""
+        ...
+
+    def get(self, image_id: str) -> list[float] | None: ...
+
+    def query(
+        self, vector: Sequence[float], *, tenant: str, session_id: str | None, top_k: int
+    ) -> list[tuple[str, float]]:
+        """(imageId, score) of the top_k vectors of the tenant (and session) nearest to
+        `vector`, best first; score is the cosine similarity (1: same direction)."""
+        ...
+
+
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
 
