@@ -22,6 +22,21 @@ class _Settings(BaseModel):
         return cls.model_validate(dict(os.environ))
 
 
+class _Searching(_Settings):
+    """Search: images' vectors from this embedder, in this S3 Vectors index ("none": images
+    are not indexed, and there is nothing to search)."""
+
+    embedding_provider: Literal["none", "local"] = Field(default="none", alias="EMBEDDING_PROVIDER")
+    vector_bucket: str = Field(default="", alias="VECTOR_BUCKET")
+    vector_index: str = Field(default="", alias="VECTOR_INDEX")
+
+    @model_validator(mode="after")
+    def _index_named(self) -> Self:
+        if self.embedding_provider != "none" and not (self.vector_bucket and self.vector_index):
+            raise ValueError("VECTOR_BUCKET and VECTOR_INDEX name the index of the embeddings")
+        return self
+
+
 class PresignUploadSettings(_Settings):
     """PresignUploadFunction."""
 
@@ -33,7 +48,7 @@ class PresignUploadSettings(_Settings):
     part_size_bytes: int = Field(alias="MULTIPART_PART_SIZE_BYTES", ge=5 * 1024 * 1024)
 
 
-class ImagesApiSettings(_Settings):
+class ImagesApiSettings(_Searching):
     """ImagesApiFunction."""
 
     # The minimum lifetime of the image URLs a read returns (presigned S3 GETs, or CDN URLs
@@ -101,10 +116,12 @@ class VariantsSettings(_ImagingSettings):
         return self.encode_workers or self.vcpus
 
 
-class MetadataSettings(_ImagingSettings):
+class MetadataSettings(_ImagingSettings, _Searching):
     """MetadataFunction."""
 
-    labels_provider: Literal["none", "rekognition"] = Field(default="none", alias="LABELS_PROVIDER")
+    labels_provider: Literal["none", "local", "rekognition"] = Field(
+        default="none", alias="LABELS_PROVIDER"
+    )
 
 
 class SweeperSettings(_Settings):

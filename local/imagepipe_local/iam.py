@@ -142,6 +142,12 @@ def requests_of(
     if service == "sqs" and "QueueUrl" in params:
         name = urlsplit(str(params["QueueUrl"])).path.rstrip("/").rsplit("/", 1)[-1]
         return [Request(f"sqs:{operation}", f"arn:aws:sqs:{region}:{account}:{name}")]
+    if service == "s3vectors":
+        index = params.get("indexArn") or (
+            f"arn:aws:s3vectors:{region}:{account}:bucket/{params.get('vectorBucketName')}"
+            f"/index/{params.get('indexName')}"
+        )
+        return [Request(f"s3vectors:{operation}", str(index))]
     if service == "events" and operation == "PutEvents":
         buses = {str(entry.get("EventBusName") or "default") for entry in params["Entries"]}
         return [

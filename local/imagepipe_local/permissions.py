@@ -75,8 +75,13 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "ApiGatewaySockets.post": frozenset({"execute-api:ManageConnections"}),
     # SecretKey (imagepipe.adapters.secrets)
     "SecretKey.__call__": frozenset({"secretsmanager:GetSecretValue"}),
+    # S3VectorIndex (imagepipe.adapters.vectors)
+    "S3VectorIndex.put": frozenset({"s3vectors:PutVectors"}),
+    "S3VectorIndex.delete": frozenset({"s3vectors:DeleteVectors"}),
+    "S3VectorIndex.get": frozenset({"s3vectors:GetVectors"}),
+    "S3VectorIndex.query": frozenset({"s3vectors:QueryVectors"}),
     # RekognitionLabeler (imagepipe.adapters.labels)
-    "RekognitionLabeler.labels": frozenset({"rekognition:DetectLabels"}),
+    "RekognitionLabeler.enrich": frozenset({"rekognition:DetectLabels"}),
     # Not ours, but run with the function's role: Powertools' DynamoDB idempotency store, and
     # Lambda delivering a failed asynchronous invocation to its OnFailure destination.
     "powertools.idempotency": frozenset(
@@ -127,7 +132,7 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "S3Storage.size",
         )
     ),
-    "ImagesApiFunction": dict.fromkeys(_IMAGES_API),
+    "ImagesApiFunction": {**dict.fromkeys(_IMAGES_API), "S3VectorIndex.delete": "IndexImages"},
     "IngestFunction": dict.fromkeys(
         (
             "powertools.idempotency",
@@ -189,7 +194,10 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
         "DynamoImageRepository.unindex_phash": None,
         "S3Storage.download": None,
         "EventBridgePublisher.publish": None,
-        "RekognitionLabeler.labels": "UseRekognition",
+        "RekognitionLabeler.enrich": "UseRekognition",
+        "S3VectorIndex.put": "IndexImages",
+        "S3VectorIndex.delete": "IndexImages",
+        "DynamoSessionLinkRepository.sessions_of": "IndexImages",
     },
 }
 

@@ -68,8 +68,9 @@ class StackConfig:
 
     @property
     def parameters(self) -> dict[str, str]:
-        """Template parameters set from the command line."""
-        values = {}
+        """Template parameters set from the command line, and the local providers of search
+        (no Bedrock here: tags and embeddings from what the image and its file say)."""
+        values = {"LabelsProvider": "local", "EmbeddingProvider": "local"}
         if self.processing_timeout is not None:
             values["ProcessingTimeoutSeconds"] = str(self.processing_timeout)
         if self.auth == "jwt":

@@ -10,6 +10,7 @@ from imagepipe.adapters.aws import (
     events_client,
     new_image_id,
     s3_client,
+    s3vectors_client,
     secrets_client,
     utc_now,
 )
@@ -23,9 +24,10 @@ from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.multipart import S3MultipartUploads
 from imagepipe.adapters.s3 import S3ImageUrls, S3Storage
 from imagepipe.adapters.secrets import SecretKey
+from imagepipe.adapters.vectors import S3VectorIndex
 from imagepipe.domain.images import ImagesDeps
 from imagepipe.domain.live import SocketDeps, TicketDeps
-from imagepipe.domain.ports import ImageUrls
+from imagepipe.domain.ports import ImageUrls, VectorIndex
 from imagepipe.domain.uploads import UploadDeps, UploadPolicy
 from imagepipe.settings import EventsSocketSettings, ImagesApiSettings, PresignUploadSettings
 
@@ -60,7 +62,15 @@ def images_deps() -> ImagesDeps:
         multipart=S3MultipartUploads(settings.images_bucket, partial(s3_client, settings.region)),
         clock=utc_now,
         urls=_image_urls(settings),
+        vectors=_vector_index(settings),
     )
+
+
+def _vector_index(settings: ImagesApiSettings) -> VectorIndex | None:
+    if settings.embedding_provider == "none":
+        return None
+    client = partial(s3vectors_client, settings.region)
+    return S3VectorIndex(settings.vector_bucket, settings.vector_index, client)
 
 
 def _image_urls(settings: ImagesApiSettings) -> ImageUrls:

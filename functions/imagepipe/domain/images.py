@@ -17,6 +17,7 @@ from imagepipe.domain.ports import (
     MultipartUploads,
     ObjectStorage,
     SessionLinkRepository,
+    VectorIndex,
 )
 from imagepipe.domain.similarity import MAX_DISTANCE, hamming
 from imagepipe.domain.validation import validate_image_id, validate_session_id
@@ -36,6 +37,8 @@ class ImagesDeps:
     clock: Clock
     # The URLs a read hands out: the CDN's when one is configured, else presigned S3 GETs.
     urls: ImageUrls
+    # Search's index (None: images are not indexed).
+    vectors: VectorIndex | None = None
 
 
 def get_image(tenant: str, image_id: str, images: ImageRepository) -> Image:
@@ -120,6 +123,8 @@ def delete_image(tenant: str, image_id: str, deps: ImagesDeps) -> None:
     deps.storage.delete(exact, prefixes)
     sessions = _unlink_everywhere(image.image_id, deps)
     deps.images.unindex_phash(image.image_id)
+    if deps.vectors is not None:
+        deps.vectors.delete([image.image_id])
     deps.images.delete(image)
     sessions |= _unlink_everywhere(image.image_id, deps)
     # The event names the sessions that linked the image (live updates reach them); a retried

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from imagepipe.domain import keys
 from imagepipe.domain.errors import InvalidImage
 from imagepipe.domain.events import EventType, ImageEvent
 from imagepipe.domain.locking import Change, update_image
-from imagepipe.domain.model import Image, ImageStatus, Outcome, Rendered, Variant
+from imagepipe.domain.model import Enrichment, Image, ImageStatus, Outcome, Rendered, Variant
 from imagepipe.domain.ports import (
     Clock,
+    Embedder,
     EventPublisher,
     ImageCodec,
     ImageRepository,
     Labeler,
     ObjectStorage,
+    SessionLinkRepository,
+    VectorIndex,
 )
+from imagepipe.domain.search import searchable_text
 from imagepipe.domain.similarity import is_phash
 from imagepipe.domain.spool import spooled
 
@@ -34,7 +39,12 @@ class JobDeps:
     codec: ImageCodec
     clock: Clock
     events: EventPublisher
-    labeler: Labeler | None = None  # the metadata job's; None: no labels
+    # The metadata job's: tags and description, and search (the image's vector, put in the
+    # index with the tenant and sessions it is linked to). None: no labels / not indexed.
+    labeler: Labeler | None = None
+    embedder: Embedder | None = None
+    vectors: VectorIndex | None = None
+    links: SessionLinkRepository | None = None
 
 
 def run_variants_job(image_id: str, *, deps: JobDeps, key_date: str | None = None) -> Outcome:
@@ -72,8 +82,10 @@ def run_variants_job(image_id: str, *, deps: JobDeps, key_date: str | None = Non
 
 def run_metadata_job(image_id: str, *, deps: JobDeps, key_date: str | None = None) -> Outcome:
     def orphaned() -> None:
-        # Deleted: an earlier attempt may have indexed the hash before it died.
+        # Deleted: an earlier attempt may have indexed the hash and the vector before it died.
         deps.images.unindex_phash(image_id)
+        if deps.vectors is not None:
+            deps.vectors.delete([image_id])
 
     started = _start(image_id, deps, done=lambda i: i.metadata_done, orphaned=orphaned)
     if isinstance(started, Outcome):
@@ -86,9 +98,9 @@ def run_metadata_job(image_id: str, *, deps: JobDeps, key_date: str | None = Non
             metadata = deps.codec.analyze(original.file)
         except InvalidImage as error:
             return _fail(image_id, error, deps)
-        if deps.labeler is not None:
-            file = original.file
-            metadata["labels"] = deps.labeler.labels(lambda: deps.codec.preview(file))
+        file = original.file
+        preview = _once(lambda: deps.codec.preview(file))
+        metadata |= _findable(image, metadata, preview, deps)
     phash = metadata.get("phash")
     if is_phash(phash):
         # Indexed before the record is saved: if the save finds the image deleted, the index
@@ -109,8 +121,55 @@ def run_metadata_job(image_id: str, *, deps: JobDeps, key_date: str | None = Non
 
     outcome = _finish(image_id, record, [], deps)
     if outcome is Outcome.ORPHAN:
-        deps.images.unindex_phash(image_id)
+        orphaned()
     return outcome
+
+
+def _findable(
+    image: Image, metadata: dict[str, Any], preview: Callable[[], bytes], deps: JobDeps
+) -> dict[str, Any]:
+    """Tags, description and searchable text for the record, and the image's vector put in
+    the search index. Best effort: what a provider could not give is listed under
+    `searchMissing` (a reprocess can fill it), and the image completes anyway."""
+    found = Enrichment()
+    if deps.labeler is not None:
+        found = deps.labeler.enrich(preview, filename=image.filename, metadata=metadata)
+    added: dict[str, Any] = {"tags": list(found.tags)}
+    if found.labels:
+        added["labels"] = list(found.labels)
+    if found.description:
+        added["description"] = found.description
+    text = searchable_text(
+        filename=image.filename,
+        tags=found.tags,
+        description=found.description,
+        metadata=metadata,
+    )
+    added["searchableText"] = text
+    missing = list(found.missing)
+    if deps.embedder is not None and deps.vectors is not None:
+        vector = deps.embedder.image(preview, text)
+        if vector is None:
+            missing.append("embedding")
+        else:
+            links = deps.links.sessions_of(image.image_id) if deps.links is not None else []
+            sessions = [session for tenant, session in links if tenant == image.tenant]
+            deps.vectors.put(image.image_id, vector, tenant=image.tenant, sessions=sessions)
+    if missing:
+        added["searchMissing"] = missing
+    return added
+
+
+def _once(make: Callable[[], bytes]) -> Callable[[], bytes]:
+    """`make`, called at most once (the labeler and the embedder may both want the preview)."""
+    made: list[bytes] = []
+
+    def get() -> bytes:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return get
 
 
 def _start(

@@ -256,3 +256,16 @@ class Connection:
     session_id: str
     connected_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """What a labelling provider says of an image: tags (lower-case words or short phrases), a
+    one-sentence description, and Rekognition's labels with their confidences. `missing` names
+    what it could not give this time (a throttled or refused call): the image completes anyway
+    and the record says so."""
+
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    labels: tuple[dict[str, Any], ...] = ()
+    missing: tuple[str, ...] = ()

@@ -3,13 +3,14 @@ tests implement them in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any, Protocol
 
 from imagepipe.domain.events import ImageEvent
 from imagepipe.domain.model import (
     Connection,
+    Enrichment,
     Image,
     Inspection,
     JobKind,
@@ -196,8 +197,25 @@ class ImageCodec(Protocol):
 
 
 class Labeler(Protocol):
-    def labels(self, preview: Callable[[], bytes]) -> list[dict[str, Any]]:
-        """[{"name", "confidence"}...]; `preview` is only called when labels are computed."""
+    def enrich(
+        self, preview: Callable[[], bytes], *, filename: str, metadata: Mapping[str, Any]
+    ) -> Enrichment:
+        """Tags and description of the image; `preview` (a JPEG of at most 1024 px) is only
+        made when a service needs the pixels; `metadata` is the analysis (colours, EXIF...).
+        Best effort: a failed call is reported in `missing`, never raised."""
+        ...
+
+
+class Embedder(Protocol):
+    """Search's embeddings: images and query texts in one space."""
+
+    def image(self, preview: Callable[[], bytes], text: str) -> list[float] | None:
+        """The image's vector (from its pixels, or from its searchable `text` where the
+        embedder only reads text); None when there is nothing to embed."""
+        ...
+
+    def text(self, query: str) -> list[float] | None:
+        """A query's vector; None when it has nothing to embed."""
         ...
 
 

@@ -11,6 +11,7 @@ from imagepipe.adapters.aws import (
     events_client,
     rekognition_client,
     s3_client,
+    s3vectors_client,
     sqs_client,
     utc_now,
 )
@@ -20,11 +21,13 @@ from imagepipe.adapters.dynamodb import (
     DynamoImageRepository,
     DynamoSessionLinkRepository,
 )
+from imagepipe.adapters.embeddings import LocalEmbedder
 from imagepipe.adapters.events import EventBridgePublisher
-from imagepipe.adapters.labels import NoLabels, RekognitionLabeler
+from imagepipe.adapters.labels import LocalLabeler, NoLabels, RekognitionLabeler
 from imagepipe.adapters.s3 import S3Storage
 from imagepipe.adapters.sockets import ApiGatewaySockets
 from imagepipe.adapters.sqs import SqsJobQueue
+from imagepipe.adapters.vectors import S3VectorIndex
 from imagepipe.domain.ingest import IngestDeps
 from imagepipe.domain.jobs import JobDeps
 from imagepipe.domain.live import NotifyDeps
@@ -101,8 +104,16 @@ def metadata_deps() -> JobDeps:
     settings = MetadataSettings.from_env()
     images, storage = _store(settings)
     labeler: Labeler = NoLabels()
-    if settings.labels_provider == "rekognition":
+    if settings.labels_provider == "local":
+        labeler = LocalLabeler()
+    elif settings.labels_provider == "rekognition":
         labeler = RekognitionLabeler(partial(rekognition_client, settings.region))
+    embedder, vectors = None, None
+    if settings.embedding_provider == "local":
+        embedder = LocalEmbedder()
+    if embedder is not None:
+        client = partial(s3vectors_client, settings.region)
+        vectors = S3VectorIndex(settings.vector_bucket, settings.vector_index, client)
     return JobDeps(
         images=images,
         storage=storage,
@@ -114,6 +125,13 @@ def metadata_deps() -> JobDeps:
         clock=utc_now,
         events=publisher(settings),
         labeler=labeler,
+        embedder=embedder,
+        vectors=vectors,
+        links=(
+            DynamoSessionLinkRepository(settings.session_images_table, settings.region)
+            if vectors is not None
+            else None
+        ),
     )
 
 
