@@ -62,6 +62,7 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "DynamoSessionLinkRepository.unlink": frozenset({"dynamodb:DeleteItem"}),
     "DynamoSessionLinkRepository.page": frozenset({"dynamodb:Query"}),
     "DynamoSessionLinkRepository.sessions_of": frozenset({"dynamodb:Query"}),
+    "DynamoSessionLinkRepository.linked": frozenset({"dynamodb:BatchGetItem"}),
     # EventBridgePublisher (imagepipe.adapters.events)
     "EventBridgePublisher.publish": frozenset({"events:PutEvents"}),
     # SqsJobQueue (imagepipe.adapters.sqs)
@@ -132,7 +133,13 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
             "S3Storage.size",
         )
     ),
-    "ImagesApiFunction": {**dict.fromkeys(_IMAGES_API), "S3VectorIndex.delete": "IndexImages"},
+    "ImagesApiFunction": {
+        **dict.fromkeys(_IMAGES_API),
+        "S3VectorIndex.delete": "IndexImages",
+        "S3VectorIndex.get": "IndexImages",
+        "S3VectorIndex.query": "IndexImages",
+        "DynamoSessionLinkRepository.linked": "IndexImages",
+    },
     "IngestFunction": dict.fromkeys(
         (
             "powertools.idempotency",

@@ -179,3 +179,21 @@ def test_tenants_are_separate(links: SessionLinkRepository) -> None:
     assert listing(links, tenant="t-1") == ["img-t-1"]
     assert listing(links, tenant="t-2") == ["img-t-2", "img-1"]
     assert links.unlink("t-3", "s", "img-t-2") is False
+
+
+def test_linked_says_which_images_a_session_holds(links: SessionLinkRepository) -> None:
+    # Given a session holding two images, another session and another tenant holding a third
+    links.link(a_link("img-1"))
+    links.link(a_link("img-2"))
+    links.link(a_link("img-3", session="other"))
+    links.link(a_link("img-3", tenant="t-2"))
+
+    # When the session is asked about four ids (one repeated), and about none
+    found = links.linked("t", "s", ["img-3", "img-1", "img-404", "img-2", "img-1"])
+
+    # Then it names the two it holds
+    assert found == {"img-1", "img-2"}
+    assert links.linked("t", "s", []) == set()
+    # And more ids than one BatchGetItem takes are answered too
+    many = [f"img-{n}" for n in range(250)]
+    assert links.linked("t", "s", many) == {"img-1", "img-2"}

@@ -32,6 +32,9 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
     "sessions_list.json": (200, None),
     "sessions_list_bad_token.json": (400, "invalid_next_token"),
     "sessions_unlink.json": (204, None),
+    "search.json": (200, None),
+    "search_empty_query.json": (400, "invalid_query"),
+    "images_similar.json": (200, None),
 }
 
 

@@ -6,6 +6,7 @@ EmbeddingProvider=local), as the local stack runs them."""
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import pytest
 from PIL import Image as PILImage
@@ -28,6 +29,11 @@ def local(aws: Template) -> Template:
 @pytest.fixture
 def runner(local: Template) -> FunctionRunner:
     return FunctionRunner(local, extra_env={"CDN_BASE_URL": ""})
+
+
+@pytest.fixture
+def api(runner: FunctionRunner) -> LocalHttpApi:
+    return LocalHttpApi(runner)
 
 
 @pytest.fixture
@@ -99,3 +105,101 @@ def test_a_metadata_job_for_an_image_deleted_meanwhile_leaves_no_vector(
     sources.drain()
     # Then no vector was left behind
     assert index.get(image_id) is None
+
+
+def blue_photo() -> bytes:
+    noise = PILImage.effect_noise((480, 640), 20).convert("RGB")
+    blue = PILImage.new("RGB", (480, 640), (30, 60, 200))
+    return encode(PILImage.blend(blue, noise, 0.15), quality=90)
+
+
+def search(api: LocalHttpApi, **params: str) -> tuple[int, dict[str, Any]]:
+    response = api.request("GET", "/search", query=params)
+    return response.status, response.json()
+
+
+def test_search_finds_images_by_colour_and_filename_within_a_session(
+    api: LocalHttpApi, sources: LocalEventSources
+) -> None:
+    # Given a red beach photo in session s-1, a blue one in s-1 and a red one in s-2
+    beach = process(api, sources, red_photo(), name="beach day.jpg", session="s-1")["imageId"]
+    sky = process(api, sources, blue_photo(), name="sky.jpg", session="s-1")["imageId"]
+    other = process(api, sources, red_photo()[:-2] + b"\xff\xd9", name="x.jpg", session="s-2")
+    assert other["status"] == "completed", other["error"]
+
+    # When the tenant searches
+    status, body = search(api, q="red beach")
+    # Then the image sharing the most words comes first, with its score, filename and tags
+    assert status == 200, body
+    ranked = [r["imageId"] for r in body["results"]]
+    assert ranked == [beach, other["imageId"]]
+    first = body["results"][0]
+    assert first["filename"] == "beach day.jpg"
+    assert "red" in first["tags"]
+    assert 0 < body["results"][1]["score"] < first["score"] <= 1
+    assert first["thumbnail"]["url"]
+    assert body["nextToken"] is None
+    # And within a session only that session's images are found
+    assert [r["imageId"] for r in search(api, q="red", sessionId="s-1")[1]["results"]] == [beach]
+    assert [r["imageId"] for r in search(api, q="portrait", sessionId="s-1")[1]["results"]] == [sky]
+    assert search(api, q="red", sessionId="s-3")[1]["results"] == []
+
+
+def test_search_pages_with_a_token_of_its_own(
+    api: LocalHttpApi, sources: LocalEventSources
+) -> None:
+    # Given three red photos
+    for n in range(3):
+        data = red_photo()[:-2] + bytes([n]) + b"\xff\xd9"
+        assert process(api, sources, data, name=f"red-{n}.jpg")["status"] == "completed"
+    # When they are searched two at a time
+    status, first = search(api, q="red", limit="2")
+    assert status == 200, first
+    status, second = search(api, q="red", limit="2", nextToken=first["nextToken"])
+    # Then the pages hold all three once, the last without a token
+    assert status == 200, second
+    ids = [r["imageId"] for r in first["results"] + second["results"]]
+    assert len(ids) == len(set(ids)) == 3
+    assert second["nextToken"] is None
+    # And a token does not carry over to another query
+    status, refused = search(api, q="landscape", nextToken=first["nextToken"])
+    assert (status, refused["error"]["code"]) == (400, "invalid_next_token")
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("", "invalid_query"), ("   ", "invalid_query"), ("the a", "invalid_query")],
+)
+def test_a_query_without_words_is_a_400(api: LocalHttpApi, query: str, code: str) -> None:
+    status, body = search(api, q=query)
+    assert (status, body["error"]["code"], body["error"]["field"]) == (400, code, "q")
+
+
+def test_an_over_long_query_is_a_400(api: LocalHttpApi) -> None:
+    status, body = search(api, q="red " * 60)
+    assert status == 400
+    assert (body["error"]["code"], body["error"]["field"]) == ("query_too_long", "q")
+
+
+def test_similar_images_share_what_they_show(api: LocalHttpApi, sources: LocalEventSources) -> None:
+    # Given two red beach photos and a blue one
+    first = process(api, sources, red_photo(), name="beach.jpg")["imageId"]
+    second = process(api, sources, red_photo()[:-2] + b"\x01\xff\xd9", name="beach 2.jpg")
+    process(api, sources, blue_photo(), name="sky.jpg")
+    # When the images like the first are asked for
+    response = api.request("GET", f"/images/{first}/similar")
+    # Then the other red beach comes first (a near-duplicate: the same pixels), never itself
+    assert response.status == 200, response.body
+    results = response.json()["results"]
+    assert results[0]["imageId"] == second["imageId"]
+    assert first not in [r["imageId"] for r in results]
+    assert api.request("GET", "/images/unknown-id/similar").status == 404
+
+
+def test_with_search_off_the_api_says_so(aws: Template) -> None:
+    # Given a stack whose images are not indexed
+    off = Template.load(parameters={"EmbeddingProvider": "none"})
+    api = LocalHttpApi(FunctionRunner(off, extra_env={"CDN_BASE_URL": ""}))
+    # When it is searched / Then a 404 says search is off
+    response = api.request("GET", "/search", query={"q": "red"})
+    assert (response.status, response.json()["error"]["code"]) == (404, "search_disabled")

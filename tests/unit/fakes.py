@@ -220,6 +220,10 @@ class InMemorySessionLinks:
         with self._lock:
             return [(t, s) for (t, s, i) in self._links if i == image_id]
 
+    def linked(self, tenant: str, session_id: str, image_ids: Sequence[str]) -> set[str]:
+        with self._lock:
+            return {i for i in image_ids if (tenant, session_id, i) in self._links}
+
     # Test helpers, not part of the port.
     def all(self) -> list[SessionLink]:
         with self._lock:

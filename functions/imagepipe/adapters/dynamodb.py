@@ -224,6 +224,15 @@ class DynamoSessionLinkRepository:
             raise
         return True
 
+    def linked(self, tenant: str, session_id: str, image_ids: Sequence[str]) -> set[str]:
+        key = session_key(tenant, session_id)
+        unique = list(dict.fromkeys(image_ids))
+        found: set[str] = set()
+        for start in range(0, len(unique), _BATCH_GET):
+            keys = [(key, image_id) for image_id in unique[start : start + _BATCH_GET]]
+            found.update(record.image_id for record in self._links.batch_get(keys))
+        return found
+
     def unlink(self, tenant: str, session_id: str, image_id: str) -> bool:
         try:
             self._links(session_key(tenant, session_id), image_id).delete(

@@ -33,6 +33,7 @@ _FIELD_CODES = {
     "sessionId": ErrorCode.INVALID_SESSION_ID,
     "limit": ErrorCode.INVALID_LIMIT,
     "nextToken": ErrorCode.INVALID_NEXT_TOKEN,
+    "q": ErrorCode.QUERY_TOO_LONG,  # its only constraint: MAX_QUERY_LENGTH
 }
 # The same names within a multipart request's `parts`.
 _PART_CODES = {

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from imagepipe.api import images, live, uploads
+from imagepipe.api import images, live, search, uploads
 
-ROUTERS: tuple[APIGatewayHttpRouter, ...] = (uploads.router, images.router, live.router)
+ROUTERS: tuple[APIGatewayHttpRouter, ...] = (
+    uploads.router,
+    images.router,
+    live.router,
+    search.router,
+)

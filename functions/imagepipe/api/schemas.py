@@ -242,6 +242,22 @@ class ImageListResponse(_Camel):
     next_token: str | None
 
 
+class SearchResult(_Camel):
+    image_id: str
+    score: float = Field(
+        description="Cosine similarity to the query (or the image), best first; for a "
+        "near-duplicate by perceptual hash, 1 - distance/64"
+    )
+    filename: str
+    tags: list[str]
+    thumbnail: ThumbnailOut | None
+
+
+class SearchResponse(_Camel):
+    results: list[SearchResult]
+    next_token: str | None = None
+
+
 class ErrorBody(_Camel):
     error: ErrorOut
 

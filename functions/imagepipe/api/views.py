@@ -12,6 +12,7 @@ from imagepipe.api.schemas import (
     MultipartTargetOut,
     ObjectOut,
     PartTargetOut,
+    SearchResult,
     SimilarOut,
     ThumbnailOut,
     UploadOut,
@@ -135,4 +136,15 @@ def image_detail(
                 for other, distance in similar or []
             ],
         }
+    )
+
+
+def search_result(image: Image, score: float, urls: ImageUrls) -> SearchResult:
+    tags = image.metadata.get("tags")
+    return SearchResult(
+        image_id=image.image_id,
+        score=round(score, 4),
+        filename=image.filename,
+        tags=[str(tag) for tag in tags] if isinstance(tags, list) else [],
+        thumbnail=_thumbnail(image, urls),
     )

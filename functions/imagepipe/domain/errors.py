@@ -26,6 +26,9 @@ class ErrorCode(StrEnum):
     INVALID_LIMIT = "invalid_limit"
     INVALID_NEXT_TOKEN = "invalid_next_token"  # noqa: S105 - a code, not a secret
     INVALID_TICKET = "invalid_ticket"
+    # Search (400).
+    INVALID_QUERY = "invalid_query"
+    QUERY_TOO_LONG = "query_too_long"
     # Multipart uploads (400).
     INVALID_PART_NUMBER = "invalid_part_number"
     INVALID_PART_SIZE = "invalid_part_size"
@@ -36,6 +39,7 @@ class ErrorCode(StrEnum):
     # (409), anything unexpected (500).
     NOT_FOUND = "not_found"
     ROUTE_NOT_FOUND = "route_not_found"
+    SEARCH_DISABLED = "search_disabled"
     CONCURRENT_MODIFICATION = "concurrent_modification"
     UPLOAD_NOT_OPEN = "upload_not_open"
     UPLOAD_COMPLETED = "upload_completed"

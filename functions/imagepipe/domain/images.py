@@ -11,6 +11,7 @@ from imagepipe.domain.locking import update_image
 from imagepipe.domain.model import Image, ImageStatus, Page
 from imagepipe.domain.ports import (
     Clock,
+    Embedder,
     EventPublisher,
     ImageRepository,
     ImageUrls,
@@ -37,8 +38,9 @@ class ImagesDeps:
     clock: Clock
     # The URLs a read hands out: the CDN's when one is configured, else presigned S3 GETs.
     urls: ImageUrls
-    # Search's index (None: images are not indexed).
+    # Search's index and the embedder of query texts (None: images are not indexed).
     vectors: VectorIndex | None = None
+    embedder: Embedder | None = None
 
 
 def get_image(tenant: str, image_id: str, images: ImageRepository) -> Image:

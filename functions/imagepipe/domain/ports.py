@@ -75,6 +75,10 @@ class SessionLinkRepository(Protocol):
         """Link an image to a session; returns False when the link already existed."""
         ...
 
+    def linked(self, tenant: str, session_id: str, image_ids: Sequence[str]) -> set[str]:
+        """Which of these images are linked to the session."""
+        ...
+
     def unlink(self, tenant: str, session_id: str, image_id: str) -> bool:
         """Returns False when there was no such link."""
         ...

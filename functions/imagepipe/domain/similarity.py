@@ -6,6 +6,7 @@ scan; the exact distance then filters them."""
 from __future__ import annotations
 
 MAX_DISTANCE = 6
+PHASH_BITS = 64
 BAND_WIDTHS = (9, 9, 9, 9, 9, 9, 10)  # 64 bits, MAX_DISTANCE + 1 bands
 
 
