@@ -135,6 +135,28 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+@_api_command
+def _search(args: argparse.Namespace) -> int:
+    from imagepipe_local.client import search_images, search_table
+
+    results = list(search_images(_api(args), args.query, args.session, args.limit))
+    if args.json:
+        _print_json({"query": args.query, "sessionId": args.session, "results": results})
+    else:
+        print(search_table(results))
+    return 0
+
+
 @_api_command
 def _get(args: argparse.Namespace) -> int:
     from imagepipe_local.client import USAGE, CliError, downloads, get_image, image_summary, save
@@ -450,6 +472,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("session", help="session id")
     _api_arguments(listing)
     listing.set_defaults(func=_ls)
+
+    find = commands.add_parser(
+        "search",
+        help="find images by words: tags, description, camera, colours, filename (best first)",
+    )
+    find.add_argument("query", help="what to look for, e.g. 'red beach'")
+    find.add_argument("--session", default=None, help="only this session's images")
+    find.add_argument(
+        "--limit", type=_positive_int, default=None, help="at most this many results (default all)"
+    )
+    _api_arguments(find)
+    find.set_defaults(func=_search)
 
     get = commands.add_parser("get", help="show an image: status, size, variants, error")
     get.add_argument("image_id", help="the imageId")

@@ -109,6 +109,44 @@ def session_images(api: Api, session: str) -> Iterator[dict[str, Any]]:
             return
 
 
+def search_images(
+    api: Api, query: str, session: str | None = None, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """The tenant's (or session's) images found by `query`, best first, over all pages (or
+    the first `limit`)."""
+    token: str | None = None
+    given = 0
+    while True:
+        params: dict[str, Any] = {"q": query, "limit": PAGE_SIZE}
+        if session:
+            params["sessionId"] = session
+        if token:
+            params["nextToken"] = token
+        page = api.json("GET", "/search", params=params)
+        for result in page.get("results") or []:
+            if limit is not None and given >= limit:
+                return
+            given += 1
+            yield result
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def search_table(results: list[dict[str, Any]]) -> str:
+    rows = [("imageId", "score", "filename", "tags")]
+    rows += [
+        (
+            str(r.get("imageId", "")),
+            f"{float(r.get('score') or 0):.3f}",
+            str(r.get("filename", "")),
+            ", ".join(str(t) for t in r.get("tags") or []),
+        )
+        for r in results
+    ]
+    return columns(rows)
+
+
 def get_image(api: Api, image_id: str) -> dict[str, Any]:
     return api.json("GET", f"/images/{_segment(image_id)}")
 
