@@ -20,6 +20,7 @@ const page = {
   loadingMore: false,
   pendingDeletes: new Map(),  // imageId -> {timer, path, toast}
   open: null,  // the image id in the detail view
+  similar: new Map(),  // imageId -> the results of GET /images/{id}/similar, once read
 };
 
 const $ = (id) => document.getElementById(id);
@@ -199,6 +200,18 @@ function openDetail(imageId) {
   // a copy that completed a moment later), and its URLs are stable, so nothing is downloaded
   // twice.
   refreshImage(imageId).catch((e) => toast(e.message));
+  loadSimilar(imageId);
+}
+
+// "Similar" in the detail view: near-duplicates first, then images sharing what they show
+// (words, locally). Read once per opening; a stack without search answers 404: none shown.
+function loadSimilar(imageId) {
+  request("GET", `/images/${encodeURIComponent(imageId)}/similar?limit=12`)
+    .then((data) => {
+      page.similar.set(imageId, data.results || []);
+      if (page.open === imageId) showDetail(imageId);
+    })
+    .catch(() => page.similar.set(imageId, []));
 }
 
 function closeDetail() {
@@ -242,6 +255,7 @@ function showDetail(imageId) {
   renderDetailPanel(panel, image, {
     onDelete: () => askDelete(imageId),
     onUnlink: () => askUnlink(imageId),
+    similar: page.similar.get(imageId) || [],
   });
   const at = visibleOrder().indexOf(imageId);
   $("prev").disabled = at <= 0;
@@ -408,7 +422,51 @@ function followSession(session) {
   refreshGallery().then(openFromHash);
 }
 
+// ---- search: GET /search, within this session unless "every session" is ticked
+
+function resultCell(result) {
+  const cell = newCell(result.imageId);
+  cell.dataset.status = "completed";
+  cell.querySelector(".name").textContent = result.filename;
+  cell.querySelector(".open").setAttribute("aria-label", `${result.filename}: score ${result.score}`);
+  const score = cell.querySelector(".status");
+  score.className = "score";
+  score.textContent = `score ${result.score.toFixed(2)}${result.tags.length ? " · " + result.tags.slice(0, 4).join(", ") : ""}`;
+  const img = cell.querySelector("img");
+  const thumb = thumbSrc(result);
+  if (thumb) img.src = thumb;
+  img.alt = result.filename;
+  return cell;
+}
+
+async function search(query) {
+  const params = new URLSearchParams({ q: query, limit: "48" });
+  if (!$("everywhere").checked) params.set("sessionId", page.session);
+  try {
+    const data = await request("GET", `/search?${params}`);
+    const results = data.results || [];
+    $("result-grid").replaceChildren(...results.map(resultCell));
+    $("results-count").textContent = `(${results.length}${data.nextToken ? "+" : ""} for “${query}”)`;
+    $("no-results").hidden = results.length > 0;
+    $("found").hidden = false;
+  } catch (error) {
+    toast(`search: ${error.message}`);
+  }
+}
+
+function clearSearch() {
+  $("q").value = "";
+  $("found").hidden = true;
+  $("result-grid").replaceChildren();
+}
+
 function wireControls() {
+  $("search").onsubmit = (e) => {
+    e.preventDefault();
+    const query = $("q").value.trim();
+    if (query) search(query); else clearSearch();
+  };
+  $("clear-search").onclick = clearSearch;
   $("new-session").onclick = () => {
     $("uploads").replaceChildren();
     $("queue").hidden = true;

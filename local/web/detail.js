@@ -156,7 +156,23 @@ function variantsTable(variants) {
   return table;
 }
 
-export function renderDetailPanel(panel, image, { onDelete, onUnlink }) {
+function similarImages(results) {
+  const list = el("ul", null, "similar");
+  for (const other of results) {
+    const link = el("a");
+    link.href = `#image=${other.imageId}`;
+    const img = el("img");
+    img.src = thumbSrc(other);
+    img.alt = "";
+    link.append(img, el("span", `${other.filename} (${other.score.toFixed(2)})`));
+    const item = el("li");
+    item.append(link);
+    list.append(item);
+  }
+  return list;
+}
+
+export function renderDetailPanel(panel, image, { onDelete, onUnlink, similar = [] }) {
   const metadata = image.metadata || {};
   const parts = [];
   if (image.error) {
@@ -179,6 +195,9 @@ export function renderDetailPanel(panel, image, { onDelete, onUnlink }) {
   const labels = labelList(metadata);
   if (labels.childElementCount) parts.push(section("labels", labels));
   if (image.similar && image.similar.length) parts.push(section("near-duplicates", nearDuplicates(image.similar)));
+  const nearIds = new Set((image.similar || []).map((other) => other.imageId));
+  const alike = similar.filter((other) => !nearIds.has(other.imageId));
+  if (alike.length) parts.push(section("similar", similarImages(alike)));
   if (image.variants && image.variants.length) parts.push(section("variants", variantsTable(image.variants)));
   const actions = el("div", null, "actions");
   const unlink = el("button", "remove from session");

@@ -6,6 +6,7 @@ Locally the semantics are lexical (README "Search"): the words must match."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import RunningStack, imagepipe, local_only
+from tests.e2e.conftest import ROOT, RunningStack, imagepipe, local_only
 
 pytestmark = [pytest.mark.e2e, local_only]
+
+ARTIFACTS = Path(os.environ.get("IMAGEPIPE_ARTIFACTS", ROOT / "test-artifacts"))
 
 
 def coloured(directory: Path, name: str, rgb: tuple[int, int, int], size: tuple[int, int]) -> Path:
@@ -93,3 +96,65 @@ def test_a_query_without_words_is_refused_with_its_code(stack: RunningStack) -> 
     response = stack.http.get(f"{stack.api}/search", params={"q": "x" * 201}, timeout=30)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "query_too_long"
+
+
+def test_the_demo_page_searches_and_shows_similar_images(
+    browser: Any, stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given, in a session of their own, two red photos sharing a rare word and a blue one
+    word = f"wombat{secrets.token_hex(3)}"
+    session = f"page-{secrets.token_hex(4)}"
+    red = coloured(tmp_path, f"{word} one.jpg", (205, 25, 30), (640, 480))
+    red_too = coloured(tmp_path, f"{word} two.jpg", (200, 30, 25), (640, 480))
+    blue = coloured(tmp_path, "lake.jpg", (25, 50, 210), (480, 640))
+    ids = upload(stack, session, red, red_too, blue)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.add_init_script(f"localStorage.setItem('imagepipe.session', {json.dumps(session)})")
+    page.goto(stack.api)
+    page.wait_for_function("() => document.querySelectorAll('#gallery .cell').length === 3")
+
+    # When "red" is searched for in the session
+    page.fill("#q", "red")
+    page.click("#search button[type=submit]")
+    page.wait_for_selector("#found:not([hidden]) #result-grid .cell")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#result-grid img')].every(i => i.complete)"
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search.png"))
+
+    # Then the two red photos are shown as thumbnails, with their scores, the blue one not
+    shown = page.eval_on_selector_all(
+        "#result-grid .cell", "cells => cells.map(c => c.dataset.imageId)"
+    )
+    assert sorted(shown) == sorted([ids[red.name], ids[red_too.name]])
+    assert page.is_visible("#result-grid .cell img")
+    assert "score" in page.inner_text("#result-grid")
+
+    # When a result is opened / Then its detail view lists the other one under "similar"
+    page.click(f'#result-grid .cell[data-image-id="{ids[red.name]}"] .open')
+    page.wait_for_selector("#detail[open] .similar a")
+    linked = page.eval_on_selector_all(
+        "#detail .similar a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert f"#image={ids[red_too.name]}" in linked
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search-detail.png"))
+    page.keyboard.press("Escape")
+
+    # When a word nothing has is searched for / Then the page says nothing was found
+    page.fill("#q", f"{word}zzz")
+    page.click("#search button[type=submit]")
+    page.wait_for_selector("#no-results:not([hidden])")
+    # When cleared / Then the results go
+    page.click("#clear-search")
+    assert page.is_hidden("#found")
+    assert errors == []
+    context.close()
