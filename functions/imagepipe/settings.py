@@ -22,11 +22,16 @@ class _Settings(BaseModel):
         return cls.model_validate(dict(os.environ))
 
 
-class _Searching(_Settings):
+class SearchSettings(_Settings):
     """Search: images' vectors from this embedder, in this S3 Vectors index ("none": images
     are not indexed, and there is nothing to search)."""
 
-    embedding_provider: Literal["none", "local"] = Field(default="none", alias="EMBEDDING_PROVIDER")
+    embedding_provider: Literal["none", "local", "bedrock"] = Field(
+        default="none", alias="EMBEDDING_PROVIDER"
+    )
+    embedding_model_id: str = Field(
+        default="amazon.titan-embed-image-v1", alias="EMBEDDING_MODEL_ID", min_length=1
+    )
     vector_bucket: str = Field(default="", alias="VECTOR_BUCKET")
     vector_index: str = Field(default="", alias="VECTOR_INDEX")
 
@@ -48,7 +53,7 @@ class PresignUploadSettings(_Settings):
     part_size_bytes: int = Field(alias="MULTIPART_PART_SIZE_BYTES", ge=5 * 1024 * 1024)
 
 
-class ImagesApiSettings(_Searching):
+class ImagesApiSettings(SearchSettings):
     """ImagesApiFunction."""
 
     # The minimum lifetime of the image URLs a read returns (presigned S3 GETs, or CDN URLs
@@ -116,11 +121,14 @@ class VariantsSettings(_ImagingSettings):
         return self.encode_workers or self.vcpus
 
 
-class MetadataSettings(_ImagingSettings, _Searching):
+class MetadataSettings(_ImagingSettings, SearchSettings):
     """MetadataFunction."""
 
-    labels_provider: Literal["none", "local", "rekognition"] = Field(
+    labels_provider: Literal["none", "local", "rekognition", "bedrock"] = Field(
         default="none", alias="LABELS_PROVIDER"
+    )
+    labels_model_id: str = Field(
+        default="amazon.nova-lite-v1:0", alias="LABELS_MODEL_ID", min_length=1
     )
 
 

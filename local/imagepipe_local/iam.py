@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import fnmatch
+import re
 import sys
 import threading
 import weakref
@@ -142,6 +143,17 @@ def requests_of(
     if service == "sqs" and "QueueUrl" in params:
         name = urlsplit(str(params["QueueUrl"])).path.rstrip("/").rsplit("/", 1)[-1]
         return [Request(f"sqs:{operation}", f"arn:aws:sqs:{region}:{account}:{name}")]
+    if service == "bedrock-runtime" and operation in ("Converse", "InvokeModel"):
+        # Converse is authorised as InvokeModel, on the model (or inference profile) it names.
+        model = str(params["modelId"])
+        if model.startswith("arn:"):
+            return [Request("bedrock:InvokeModel", model)]
+        if re.match(r"^(us|eu|apac|global)\.", model):
+            profile = f"arn:aws:bedrock:{region}:{account}:inference-profile/{model}"
+            return [Request("bedrock:InvokeModel", profile)]
+        return [
+            Request("bedrock:InvokeModel", f"arn:aws:bedrock:{region}::foundation-model/{model}")
+        ]
     if service == "s3vectors":
         index = params.get("indexArn") or (
             f"arn:aws:s3vectors:{region}:{account}:bucket/{params.get('vectorBucketName')}"

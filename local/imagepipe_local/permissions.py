@@ -81,6 +81,10 @@ ADAPTER_CALLS: Mapping[str, frozenset[str]] = {
     "S3VectorIndex.delete": frozenset({"s3vectors:DeleteVectors"}),
     "S3VectorIndex.get": frozenset({"s3vectors:GetVectors"}),
     "S3VectorIndex.query": frozenset({"s3vectors:QueryVectors"}),
+    # Amazon Bedrock (imagepipe.adapters.bedrock): Converse is authorised as InvokeModel.
+    "BedrockLabeler.enrich": frozenset({"bedrock:InvokeModel"}),
+    "TitanEmbedder.image": frozenset({"bedrock:InvokeModel"}),
+    "TitanEmbedder.text": frozenset({"bedrock:InvokeModel"}),
     # RekognitionLabeler (imagepipe.adapters.labels)
     "RekognitionLabeler.enrich": frozenset({"rekognition:DetectLabels"}),
     # Not ours, but run with the function's role: Powertools' DynamoDB idempotency store, and
@@ -139,6 +143,7 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
         "S3VectorIndex.get": "IndexImages",
         "S3VectorIndex.query": "IndexImages",
         "DynamoSessionLinkRepository.linked": "IndexImages",
+        "TitanEmbedder.text": "UseBedrockEmbeddings",
     },
     "IngestFunction": dict.fromkeys(
         (
@@ -205,6 +210,8 @@ FUNCTION_CALLS: Mapping[str, Mapping[str, str | None]] = {
         "S3VectorIndex.put": "IndexImages",
         "S3VectorIndex.delete": "IndexImages",
         "DynamoSessionLinkRepository.sessions_of": "IndexImages",
+        "BedrockLabeler.enrich": "UseBedrockLabels",
+        "TitanEmbedder.image": "UseBedrockEmbeddings",
     },
 }
 

@@ -1,10 +1,19 @@
-"""Embedders (the `EmbeddingProvider` setting): local (hashed words of the searchable text)."""
+"""Embedders (the `EmbeddingProvider` setting): local (hashed words of the searchable text),
+or Bedrock's Titan Multimodal Embeddings (adapters/bedrock.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
 
+from imagepipe.adapters.aws import bedrock_client
+from imagepipe.adapters.bedrock import TitanEmbedder
 from imagepipe.domain.search import text_embedding
+
+if TYPE_CHECKING:
+    from imagepipe.domain.ports import Embedder
+    from imagepipe.settings import SearchSettings
 
 
 class LocalEmbedder:
@@ -17,3 +26,13 @@ class LocalEmbedder:
 
     def text(self, query: str) -> list[float] | None:
         return text_embedding(query)
+
+
+def embedder_of(settings: SearchSettings) -> Embedder | None:
+    """The settings' embedder (None: images are not indexed)."""
+    if settings.embedding_provider == "local":
+        return LocalEmbedder()
+    if settings.embedding_provider == "bedrock":
+        client = partial(bedrock_client, settings.region)
+        return TitanEmbedder(client, settings.embedding_model_id)
+    return None

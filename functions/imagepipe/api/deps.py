@@ -20,7 +20,7 @@ from imagepipe.adapters.dynamodb import (
     DynamoImageRepository,
     DynamoSessionLinkRepository,
 )
-from imagepipe.adapters.embeddings import LocalEmbedder
+from imagepipe.adapters.embeddings import embedder_of
 from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.multipart import S3MultipartUploads
 from imagepipe.adapters.s3 import S3ImageUrls, S3Storage
@@ -64,7 +64,7 @@ def images_deps() -> ImagesDeps:
         clock=utc_now,
         urls=_image_urls(settings),
         vectors=_vector_index(settings),
-        embedder=LocalEmbedder() if settings.embedding_provider == "local" else None,
+        embedder=embedder_of(settings),
     )
 
 

@@ -112,8 +112,9 @@ def local_tags(filename: str, metadata: Mapping[str, Any]) -> list[str]:
         tags.append("square" if 0.95 <= ratio <= 1.05 else "landscape" if ratio > 1 else "portrait")
     average = _rgb(str(colours.get("average") or ""))
     if average is not None:
-        luma = 0.2126 * average[0] + 0.7152 * average[1] + 0.0722 * average[2]
-        tags.append("dark" if luma < 70 else "bright" if luma > 185 else "")
+        # HLS lightness, not luma: a saturated red or blue is not "dark".
+        lightness = (max(average) + min(average)) / 2 / 255
+        tags.append("dark" if lightness < 0.2 else "bright" if lightness > 0.8 else "")
     if metadata.get("hasAlpha"):
         tags.append("transparent")
     frames = metadata.get("frames")

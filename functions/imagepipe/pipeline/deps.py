@@ -7,6 +7,7 @@ from datetime import timedelta
 from functools import cache, partial
 
 from imagepipe.adapters.aws import (
+    bedrock_client,
     connections_client,
     events_client,
     rekognition_client,
@@ -15,13 +16,14 @@ from imagepipe.adapters.aws import (
     sqs_client,
     utc_now,
 )
+from imagepipe.adapters.bedrock import BedrockLabeler
 from imagepipe.adapters.codec import PillowCodec
 from imagepipe.adapters.dynamodb import (
     DynamoConnectionRepository,
     DynamoImageRepository,
     DynamoSessionLinkRepository,
 )
-from imagepipe.adapters.embeddings import LocalEmbedder
+from imagepipe.adapters.embeddings import embedder_of
 from imagepipe.adapters.events import EventBridgePublisher
 from imagepipe.adapters.labels import LocalLabeler, NoLabels, RekognitionLabeler
 from imagepipe.adapters.s3 import S3Storage
@@ -108,9 +110,11 @@ def metadata_deps() -> JobDeps:
         labeler = LocalLabeler()
     elif settings.labels_provider == "rekognition":
         labeler = RekognitionLabeler(partial(rekognition_client, settings.region))
-    embedder, vectors = None, None
-    if settings.embedding_provider == "local":
-        embedder = LocalEmbedder()
+    elif settings.labels_provider == "bedrock":
+        bedrock = partial(bedrock_client, settings.region)
+        labeler = BedrockLabeler(bedrock, settings.labels_model_id)
+    embedder = embedder_of(settings)
+    vectors = None
     if embedder is not None:
         client = partial(s3vectors_client, settings.region)
         vectors = S3VectorIndex(settings.vector_bucket, settings.vector_index, client)
