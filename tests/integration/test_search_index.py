@@ -203,3 +203,26 @@ def test_with_search_off_the_api_says_so(aws: Template) -> None:
     # When it is searched / Then a 404 says search is off
     response = api.request("GET", "/search", query={"q": "red"})
     assert (response.status, response.json()["error"]["code"]) == (404, "search_disabled")
+
+
+def test_a_tenant_finds_only_its_own_images(api: LocalHttpApi, sources: LocalEventSources) -> None:
+    # Given alice's red photo and bob's red photo, in sessions of the same name
+    alice = process(
+        api, sources, red_photo(), name="red.jpg", session="s-1", claims={"sub": "alice"}
+    )
+    bob = process(api, sources, red_photo(), name="red.jpg", session="s-1", claims={"sub": "bob"})
+
+    # When each searches for "red", tenant-wide and in their session
+    def ids(who: str, **params: str) -> list[str]:
+        response = api.request("GET", "/search", query=params, jwt_claims={"sub": who})
+        assert response.status == 200, response.body
+        return [r["imageId"] for r in response.json()["results"]]
+
+    # Then each finds their own, never the other's; and neither is found by the public tenant
+    assert ids("alice", q="red") == [alice["imageId"]]
+    assert ids("bob", q="red", sessionId="s-1") == [bob["imageId"]]
+    assert ids("mallory", q="red") == []
+    assert search(api, q="red") == (200, {"results": [], "nextToken": None})
+    # And another tenant's image has no similar images for them: it is a 404
+    other = api.request("GET", f"/images/{alice['imageId']}/similar", jwt_claims={"sub": "bob"})
+    assert other.status == 404

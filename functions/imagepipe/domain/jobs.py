@@ -130,7 +130,7 @@ def _findable(
 ) -> dict[str, Any]:
     """Tags, description and searchable text for the record, and the image's vector put in
     the search index. Best effort: what a provider could not give is listed under
-    `searchMissing` (a reprocess can fill it), and the image completes anyway."""
+    `searchMissing`, and the image completes anyway."""
     found = Enrichment()
     if deps.labeler is not None:
         found = deps.labeler.enrich(preview, filename=image.filename, metadata=metadata)
