@@ -115,15 +115,16 @@ function labelList(metadata) {
   return list;
 }
 
-function nearDuplicates(similar) {
+// Thumbnails linking to other images' detail views, each captioned.
+function thumbLinks(images, caption) {
   const list = el("ul", null, "similar");
-  for (const other of similar) {
+  for (const other of images) {
     const link = el("a");
     link.href = `#image=${other.imageId}`;
     const img = el("img");
     img.src = thumbSrc(other);
     img.alt = "";
-    link.append(img, el("span", `${other.filename} (distance ${other.distance})`));
+    link.append(img, el("span", caption(other)));
     const item = el("li");
     item.append(link);
     list.append(item);
@@ -156,22 +157,6 @@ function variantsTable(variants) {
   return table;
 }
 
-function similarImages(results) {
-  const list = el("ul", null, "similar");
-  for (const other of results) {
-    const link = el("a");
-    link.href = `#image=${other.imageId}`;
-    const img = el("img");
-    img.src = thumbSrc(other);
-    img.alt = "";
-    link.append(img, el("span", `${other.filename} (${other.score.toFixed(2)})`));
-    const item = el("li");
-    item.append(link);
-    list.append(item);
-  }
-  return list;
-}
-
 export function renderDetailPanel(panel, image, { onDelete, onUnlink, similar = [] }) {
   const metadata = image.metadata || {};
   const parts = [];
@@ -194,10 +179,10 @@ export function renderDetailPanel(panel, image, { onDelete, onUnlink, similar = 
   if (metadata.colors) parts.push(section("colours", swatches(metadata.colors)));
   const labels = labelList(metadata);
   if (labels.childElementCount) parts.push(section("labels", labels));
-  if (image.similar && image.similar.length) parts.push(section("near-duplicates", nearDuplicates(image.similar)));
+  if (image.similar && image.similar.length) parts.push(section("near-duplicates", thumbLinks(image.similar, (o) => `${o.filename} (distance ${o.distance})`)));
   const nearIds = new Set((image.similar || []).map((other) => other.imageId));
   const alike = similar.filter((other) => !nearIds.has(other.imageId));
-  if (alike.length) parts.push(section("similar", similarImages(alike)));
+  if (alike.length) parts.push(section("similar", thumbLinks(alike, (o) => `${o.filename} (${o.score.toFixed(2)})`)));
   if (image.variants && image.variants.length) parts.push(section("variants", variantsTable(image.variants)));
   const actions = el("div", null, "actions");
   const unlink = el("button", "remove from session");

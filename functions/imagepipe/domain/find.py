@@ -6,15 +6,14 @@ pre-filter, the links are the truth)."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
-import json
 from dataclasses import dataclass
 
 from imagepipe.domain.errors import ErrorCode, InvalidRequest, NotFound
 from imagepipe.domain.images import ImagesDeps, get_image, similar_images
 from imagepipe.domain.model import Image, ImageStatus
+from imagepipe.domain.pagination import pack, unpack
 from imagepipe.domain.ports import Embedder, VectorIndex
 from imagepipe.domain.search import MAX_QUERY_LENGTH
 from imagepipe.domain.similarity import PHASH_BITS
@@ -119,8 +118,7 @@ def _shown(
 
 
 def _encode(tenant: str, session_id: str | None, query: str, offset: int) -> str:
-    raw = json.dumps({"s": _search(tenant, session_id, query), "o": offset}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack({"s": _search(tenant, session_id, query), "o": offset})
 
 
 def _decode(token: str | None, tenant: str, session_id: str | None, query: str) -> int:
@@ -128,8 +126,7 @@ def _decode(token: str | None, tenant: str, session_id: str | None, query: str) 
     if token is None:
         return 0
     try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        data = unpack(token)
         offset = data["o"]
         if data["s"] != _search(tenant, session_id, query):
             raise ValueError("a token of another search")

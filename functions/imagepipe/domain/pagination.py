@@ -28,17 +28,29 @@ def sortable_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def encode_token(tenant: str, session_id: str, cursor: Cursor) -> str:
-    data = {"s": _listing(tenant, session_id), "i": cursor.image_id, "t": cursor.linked_at}
+def pack(data: dict[str, object]) -> str:
+    """An opaque, URL-safe page token holding `data` (the listing or search's own codec)."""
     raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def unpack(token: str) -> dict[str, object]:
+    """What `pack` put in; ValueError (or binascii.Error) for anything else."""
+    padded = token + "=" * (-len(token) % 4)
+    data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    if not isinstance(data, dict):
+        raise ValueError("a token holds an object")
+    return data
+
+
+def encode_token(tenant: str, session_id: str, cursor: Cursor) -> str:
+    return pack({"s": _listing(tenant, session_id), "i": cursor.image_id, "t": cursor.linked_at})
 
 
 def decode_token(token: str, tenant: str, session_id: str) -> Cursor:
     """The cursor of a token this listing handed out; InvalidRequest for anything else."""
     try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        data = unpack(token)
         image_id, linked_at = data["i"], data["t"]
         if not isinstance(image_id, str) or not isinstance(linked_at, str):
             raise TypeError("token fields must be strings")
