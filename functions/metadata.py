@@ -1,4 +1,5 @@
-"""MetadataFunction: SQS jobs -> EXIF, colours, hashes, placeholder, labels."""
+"""MetadataFunction: SQS jobs -> EXIF, colours, hashes, placeholder, tags and the search vector;
+reindex jobs -> the tags, description and vector of a completed image made again."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagepipe.domain.jobs import run_metadata_job
+from imagepipe.domain.jobs import run_metadata_job, run_reindex_job
 from imagepipe.domain.model import JobKind
 from imagepipe.observability import logger, metrics, tracer
 from imagepipe.pipeline.deps import metadata_deps
@@ -17,4 +18,5 @@ from imagepipe.pipeline.worker import process_jobs
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_jobs(event, context, JobKind.METADATA, run_metadata_job, metadata_deps())
+    jobs = {JobKind.METADATA: run_metadata_job, JobKind.REINDEX: run_reindex_job}
+    return process_jobs(event, context, jobs, metadata_deps())

@@ -17,4 +17,4 @@ from imagepipe.pipeline.worker import process_jobs
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_jobs(event, context, JobKind.VARIANTS, run_variants_job, variants_deps())
+    return process_jobs(event, context, {JobKind.VARIANTS: run_variants_job}, variants_deps())

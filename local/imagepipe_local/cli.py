@@ -328,6 +328,55 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if report.findings else 0
 
 
+def _reindex(args: argparse.Namespace) -> int:
+    import boto3
+
+    from imagepipe_local.audit import dynamodb_store
+    from imagepipe_local.reindex import chosen, send
+    from imagepipe_local.template import Template
+
+    if bool(args.image_ids) == bool(args.missing or args.all):
+        print("imagepipe reindex: name images, or pass --missing or --all", file=sys.stderr)
+        return 2
+    template = Template.load()
+    if args.stack_name:
+        cloudformation = boto3.client("cloudformation")
+        queue = cloudformation.describe_stack_resource(
+            StackName=args.stack_name, LogicalResourceId="MetadataQueue"
+        )["StackResourceDetail"]["PhysicalResourceId"]
+        (described,) = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        names = (
+            outputs["ImagesBucketName"],
+            outputs["ImagesTableName"],
+            outputs["SessionImagesTableName"],
+        )
+        region = boto3.session.Session().region_name or template.names.region
+        s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    else:
+        from imagepipe_local.stack import StackConfig, local_environment
+
+        env = local_environment(StackConfig())
+        env["AWS_ENDPOINT_URL"] = args.endpoint
+        os.environ.update(env)
+        region = template.names.region
+        names = (
+            template.physical_name("ImagesBucket"),
+            template.physical_name("ImagesTable"),
+            template.physical_name("SessionImagesTable"),
+        )
+        s3 = boto3.client("s3", region_name=region, endpoint_url=args.endpoint)
+        sqs = boto3.client("sqs", region_name=region, endpoint_url=args.endpoint)
+        queue = sqs.get_queue_url(QueueName=template.physical_name("MetadataQueue"))["QueueUrl"]
+    image_ids = list(args.image_ids)
+    if not image_ids:
+        store = dynamodb_store(s3, *names, region)
+        image_ids = chosen(store.images(), missing_only=args.missing)
+    sent = send(sqs, queue, image_ids)
+    print(f"{sent} reindex job(s) sent to MetadataQueue")
+    return 0
+
+
 def _target_arguments(command: argparse.ArgumentParser, stack_help: str) -> None:
     """--endpoint (the local stack, the default) or --stack-name (a deployed one)."""
     target = command.add_mutually_exclusive_group()
@@ -530,6 +579,25 @@ def build_parser() -> argparse.ArgumentParser:
         "messages with StartMessageMoveTask)",
     )
     move.set_defaults(func=_redrive)
+
+    again = commands.add_parser(
+        "reindex",
+        help="make completed images' tags, description and search vector again (MetadataFunction)",
+    )
+    again.add_argument("image_ids", nargs="*", metavar="IMAGE_ID", help="imageIds")
+    which = again.add_mutually_exclusive_group()
+    which.add_argument(
+        "--missing",
+        action="store_true",
+        help="every completed image whose record lists something missing (searchMissing)",
+    )
+    which.add_argument(
+        "--all", action="store_true", help="every completed image (after a provider changed)"
+    )
+    _target_arguments(
+        again, "a deployed stack instead (AWS credentials from the environment; full scan)"
+    )
+    again.set_defaults(func=_reindex)
 
     check = commands.add_parser(
         "audit",

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from imagepipe_local.template import Template
 from tests.e2e.conftest import ROOT, RunningStack, imagepipe, local_only
 
 pytestmark = [pytest.mark.e2e, local_only]
@@ -158,3 +160,40 @@ def test_the_demo_page_searches_and_shows_similar_images(
     assert page.is_hidden("#found")
     assert errors == []
     context.close()
+
+
+def test_reindex_sends_a_job_that_makes_the_image_findable_again(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given a completed image, and its record's version
+    word = f"numbat{secrets.token_hex(3)}"
+    ids = upload(
+        stack,
+        f"reindex-{secrets.token_hex(4)}",
+        coloured(tmp_path, f"{word}.jpg", (20, 160, 40), (320, 240)),
+    )
+    (image_id,) = ids.values()
+    dynamodb = stack.client("dynamodb")
+    table = Template.load().physical_name("ImagesTable")
+
+    def version() -> int:
+        item = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"image#{image_id}"}})
+        return int(item["Item"]["version"]["N"])
+
+    before = version()
+    # When it is reindexed
+    run = imagepipe("reindex", image_id, "--endpoint", stack.aws)
+    # Then one job was sent, MetadataFunction ran it (the record was written again), and the
+    # image is still found by its word
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip() == "1 reindex job(s) sent to MetadataQueue"
+    deadline = time.monotonic() + 60
+    while version() == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert version() > before
+    assert [r["imageId"] for r in search(stack, word)] == [image_id]
+    # And every completed image listing something missing can be sent the same way
+    missing = imagepipe("reindex", "--missing", "--endpoint", stack.aws)
+    assert missing.returncode == 0, missing.stdout + missing.stderr
+    # And naming nothing is a usage error
+    assert imagepipe("reindex", "--endpoint", stack.aws).returncode == 2

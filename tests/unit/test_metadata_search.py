@@ -13,8 +13,8 @@ from PIL import Image as PILImage
 
 from imagepipe.adapters.embeddings import LocalEmbedder
 from imagepipe.adapters.labels import LocalLabeler
-from imagepipe.domain.jobs import JobDeps, run_metadata_job, run_variants_job
-from imagepipe.domain.model import Enrichment, ImageStatus, SessionLink
+from imagepipe.domain.jobs import JobDeps, run_metadata_job, run_reindex_job, run_variants_job
+from imagepipe.domain.model import Enrichment, ImageStatus, Outcome, SessionLink
 from imagepipe.domain.search import text_embedding
 from tests.unit.fakes import InMemorySessionLinks, InMemoryVectorIndex
 from tests.unit.test_ingest import STAGING, World
@@ -94,3 +94,51 @@ def test_what_the_providers_could_not_give_is_listed_and_the_image_completes() -
     assert image.metadata["tags"] == []
     assert image.metadata["searchableText"] == "red picnic basket"
     assert vectors.get("img-1") is None
+
+
+def test_a_reindex_fills_what_was_missing_and_indexes_the_image() -> None:
+    # Given an image completed while its providers failed
+    world, vectors, links = World(), InMemoryVectorIndex(), InMemorySessionLinks()
+    links.link(SessionLink("t", "s-1", "img-1", world.clock()))
+    failing = replace(
+        world.job_deps(), labeler=RefusedLabels(), embedder=NoVector(), vectors=vectors, links=links
+    )
+    processed(world, failing)
+    version = world.image().version
+    # When it is reindexed with providers that answer
+    working = replace(failing, labeler=LocalLabeler(), embedder=LocalEmbedder())
+    assert run_reindex_job("img-1", deps=working) is Outcome.DONE
+    # Then its tags and text are there, nothing is missing, and it is found in its session
+    image = world.image()
+    assert image.status is ImageStatus.COMPLETED
+    assert image.version != version
+    assert image.metadata["tags"] == ["red", "landscape", "picnic", "basket"]
+    assert "searchMissing" not in image.metadata
+    assert image.metadata["format"] == "png"  # the rest of the analysis is kept
+    query = text_embedding("basket")
+    assert query is not None
+    assert [i for i, _ in vectors.query(query, tenant="t", session_id="s-1", top_k=5)] == ["img-1"]
+
+
+def test_a_reindex_leaves_unfinished_and_deleted_images_alone() -> None:
+    # Given an image still processing
+    world, vectors = World(), InMemoryVectorIndex()
+    deps = replace(
+        world.job_deps(),
+        labeler=LocalLabeler(),
+        embedder=LocalEmbedder(),
+        vectors=vectors,
+        links=InMemorySessionLinks(),
+    )
+    world.pending(red_png(), filename="x.png")
+    world.storage.put(STAGING, red_png())
+    world.ingest()
+    # When it is reindexed / Then nothing happens to it
+    before = world.image()
+    assert run_reindex_job("img-1", deps=deps) is Outcome.SKIPPED
+    assert world.image() == before
+    assert vectors.get("img-1") is None
+    # And an image that is gone has its vector taken out
+    vectors.put("img-404", [1.0] * 4, tenant="t", sessions=[])
+    assert run_reindex_job("img-404", deps=deps) is Outcome.ORPHAN
+    assert vectors.get("img-404") is None

@@ -125,6 +125,48 @@ def run_metadata_job(image_id: str, *, deps: JobDeps, key_date: str | None = Non
     return outcome
 
 
+def run_reindex_job(image_id: str, *, deps: JobDeps, key_date: str | None = None) -> Outcome:
+    """A completed image's tags, description, searchable text and vector made again from its
+    original and the analysis on its record: what a provider could not give the first time
+    (`searchMissing`), or another provider's after a change of `LabelsProvider` or
+    `EmbeddingProvider`. Anything but a completed image is left alone."""
+
+    def orphaned() -> None:
+        if deps.vectors is not None:
+            deps.vectors.delete([image_id])
+
+    image = deps.images.get(image_id)
+    if image is None or not image.visible:
+        orphaned()
+        return Outcome.ORPHAN
+    if image.status is not ImageStatus.COMPLETED:
+        return Outcome.SKIPPED
+    with spooled(deps.storage, image.original_key or "") as original:
+        if original is None:
+            return _original_gone(image_id, deps)
+        file = original.file
+        preview = _once(lambda: deps.codec.preview(file))
+        found = _findable(image, dict(image.metadata), preview, deps)
+
+    def record(current: Image) -> Image | None:
+        if current.status is not ImageStatus.COMPLETED:
+            return None
+        kept = {k: v for k, v in current.metadata.items() if k not in _FINDABLE}
+        return replace(current, metadata={**kept, **found}, updated_at=deps.clock())
+
+    if update_image(deps.images, image_id, record) is not None:
+        return Outcome.DONE
+    current = deps.images.get(image_id)
+    if current is None or not current.visible:
+        orphaned()  # deleted while it ran: the vector it put goes too
+        return Outcome.ORPHAN
+    return Outcome.SKIPPED
+
+
+# What _findable writes on a record (a reindex replaces them all).
+_FINDABLE = frozenset({"tags", "labels", "description", "searchableText", "searchMissing"})
+
+
 def _findable(
     image: Image, metadata: dict[str, Any], preview: Callable[[], bytes], deps: JobDeps
 ) -> dict[str, Any]:

@@ -228,6 +228,9 @@ class Staged:
 class JobKind(StrEnum):
     VARIANTS = "variants"
     METADATA = "metadata"
+    # A completed image's tags, description and search vector made again (MetadataFunction):
+    # what a provider could not give the first time, or another provider's.
+    REINDEX = "reindex"
 
 
 class Outcome(StrEnum):

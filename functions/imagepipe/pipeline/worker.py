@@ -3,6 +3,7 @@ with partial batch responses, one parsed job per record."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,14 +25,17 @@ class Job(Protocol):
 
 
 def process_jobs(
-    event: dict[str, Any], context: LambdaContext, kind: JobKind, job: Job, deps: JobDeps
+    event: dict[str, Any], context: LambdaContext, jobs: Mapping[JobKind, Job], deps: JobDeps
 ) -> dict[str, Any]:
-    """Run `job` on each record of the batch; the records that fail are reported for retry."""
+    """Run each record's job (by its kind, one of `jobs`); the records that fail are reported
+    for retry."""
     processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord)
 
     def record_handler(record: JobRecord) -> str:
-        if record.body.kind is not kind:
-            raise ValueError(f"a {record.body.kind} job reached the {kind} worker")
+        kind = record.body.kind
+        job = jobs.get(kind)
+        if job is None:
+            raise ValueError(f"a {kind} job reached the worker of {', '.join(jobs)}")
         outcome = job(record.body.image_id, deps=deps, key_date=record.body.key_date)
         metrics.add_metric(name=f"{kind.title()}_{outcome.value}", unit=MetricUnit.Count, value=1)
         logger.info(
