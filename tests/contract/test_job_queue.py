@@ -6,10 +6,12 @@ import pytest
 
 from imagepipe.domain.model import JobKind
 from imagepipe.pipeline.messages import JobBody
-from tests.contract.probes import QueueUnderTest
+from tests.contract.probes import JOB_QUEUES, QueueUnderTest
 
 
-@pytest.mark.parametrize("kind", list(JobKind))
+# The kinds Ingest and the sweeper send, each to its queue (a reindex job is sent by
+# `imagepipe reindex`, to MetadataQueue: tests/e2e/test_search.py).
+@pytest.mark.parametrize("kind", list(JOB_QUEUES))
 def test_a_job_arrives_once_on_its_own_queue(jobs: QueueUnderTest, kind: JobKind) -> None:
     # Given nothing sent yet
 
@@ -18,7 +20,7 @@ def test_a_job_arrives_once_on_its_own_queue(jobs: QueueUnderTest, kind: JobKind
 
     # Then its queue holds it, as the worker parses it, and no other queue holds anything
     assert jobs.arrived(kind) == [JobBody(kind=kind, image_id="img-1", key_date="2026/03/05")]
-    for other in JobKind:
+    for other in JOB_QUEUES:
         if other is not kind:
             assert jobs.arrived(other) == []
 
