@@ -22,6 +22,7 @@ from imagepipe.adapters.records import (
 )
 from imagepipe.api.app import openapi_json
 from imagepipe.api.routes import ROUTERS
+from imagepipe.domain.search import EMBEDDING_DIMENSION
 from imagepipe.domain.uploads import MIN_PART_SIZE, MULTIPART_OPEN_FOR
 from imagepipe.settings import (
     MB_PER_VCPU,
@@ -439,3 +440,19 @@ def test_the_functions_that_spool_an_image_have_room_in_tmp_for_the_largest_uplo
     largest = int(template.parameters["MaxUploadBytes"])
     reserve = 64 * 1_000_000
     assert all(size >= largest + reserve for size in sizes.values()), (sizes, largest)
+
+
+def test_the_vector_index_fits_the_embeddings_and_is_the_one_the_functions_use(
+    template: Template,
+) -> None:
+    # Given the template's vector index / Then it holds the embeddings' dimension, by cosine
+    index = template.properties("VectorIndex")
+    assert (index["Dimension"], index["DataType"], index["DistanceMetric"]) == (
+        EMBEDDING_DIMENSION,
+        "float32",
+        "cosine",
+    )
+    # And the functions that write, read or delete vectors are given that index's ARN
+    for function in ("MetadataFunction", "ImagesApiFunction"):
+        environment = template.function_environment(function)
+        assert environment["VECTOR_INDEX_ARN"] == template.arn("VectorIndex"), function

@@ -32,13 +32,12 @@ class SearchSettings(_Settings):
     embedding_model_id: str = Field(
         default="amazon.titan-embed-image-v1", alias="EMBEDDING_MODEL_ID", min_length=1
     )
-    vector_bucket: str = Field(default="", alias="VECTOR_BUCKET")
-    vector_index: str = Field(default="", alias="VECTOR_INDEX")
+    vector_index_arn: str = Field(default="", alias="VECTOR_INDEX_ARN")
 
     @model_validator(mode="after")
     def _index_named(self) -> Self:
-        if self.embedding_provider != "none" and not (self.vector_bucket and self.vector_index):
-            raise ValueError("VECTOR_BUCKET and VECTOR_INDEX name the index of the embeddings")
+        if self.embedding_provider != "none" and not self.vector_index_arn:
+            raise ValueError("VECTOR_INDEX_ARN names the index of the embeddings")
         return self
 
 

@@ -208,5 +208,4 @@ def vectors(request: pytest.FixtureRequest) -> VectorIndex:
     if request.param == "memory":
         return InMemoryVectorIndex()
     aws: Template = request.getfixturevalue("aws")
-    bucket, index = aws.vector_index("VectorIndex")
-    return S3VectorIndex(bucket, index, partial(s3vectors_client, aws.names.region))
+    return S3VectorIndex(aws.arn("VectorIndex"), partial(s3vectors_client, aws.names.region))

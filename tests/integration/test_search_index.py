@@ -43,8 +43,7 @@ def sources(runner: FunctionRunner) -> LocalEventSources:
 
 @pytest.fixture
 def index(local: Template) -> S3VectorIndex:
-    bucket, name = local.vector_index("VectorIndex")
-    return S3VectorIndex(bucket, name, partial(s3vectors_client, local.names.region))
+    return S3VectorIndex(local.arn("VectorIndex"), partial(s3vectors_client, local.names.region))
 
 
 def red_photo() -> bytes:

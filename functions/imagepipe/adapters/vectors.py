@@ -14,8 +14,8 @@ _BATCH = 500
 
 
 class S3VectorIndex:
-    def __init__(self, bucket: str, index: str, client: Callable[[], S3VectorsClient]) -> None:
-        self._bucket, self._index = bucket, index
+    def __init__(self, index_arn: str, client: Callable[[], S3VectorsClient]) -> None:
+        self._index = index_arn  # every call names the index by its ARN (template.yaml's)
         self._client = client
 
     def put(
@@ -25,8 +25,7 @@ class S3VectorIndex:
         if sessions:
             metadata["sessions"] = sorted(set(sessions))
         self._client().put_vectors(
-            vectorBucketName=self._bucket,
-            indexName=self._index,
+            indexArn=self._index,
             vectors=[{"key": image_id, "data": {"float32": list(vector)}, "metadata": metadata}],
         )
 
@@ -34,15 +33,12 @@ class S3VectorIndex:
         """Idempotent: a key with no vector is no error."""
         for start in range(0, len(image_ids), _BATCH):
             self._client().delete_vectors(
-                vectorBucketName=self._bucket,
-                indexName=self._index,
+                indexArn=self._index,
                 keys=list(image_ids[start : start + _BATCH]),
             )
 
     def get(self, image_id: str) -> list[float] | None:
-        found = self._client().get_vectors(
-            vectorBucketName=self._bucket, indexName=self._index, keys=[image_id], returnData=True
-        )
+        found = self._client().get_vectors(indexArn=self._index, keys=[image_id], returnData=True)
         for vector in found.get("vectors", []):
             if vector["key"] == image_id and "data" in vector:
                 return [float(v) for v in vector["data"]["float32"]]
@@ -57,8 +53,7 @@ class S3VectorIndex:
         if session_id is not None:
             condition = {"$and": [condition, {"sessions": {"$eq": session_id}}]}
         answer = self._client().query_vectors(
-            vectorBucketName=self._bucket,
-            indexName=self._index,
+            indexArn=self._index,
             topK=top_k,
             queryVector={"float32": list(vector)},
             filter=condition,

@@ -72,7 +72,7 @@ def _vector_index(settings: ImagesApiSettings) -> VectorIndex | None:
     if settings.embedding_provider == "none":
         return None
     client = partial(s3vectors_client, settings.region)
-    return S3VectorIndex(settings.vector_bucket, settings.vector_index, client)
+    return S3VectorIndex(settings.vector_index_arn, client)
 
 
 def _image_urls(settings: ImagesApiSettings) -> ImageUrls:

@@ -117,7 +117,7 @@ def metadata_deps() -> JobDeps:
     vectors = None
     if embedder is not None:
         client = partial(s3vectors_client, settings.region)
-        vectors = S3VectorIndex(settings.vector_bucket, settings.vector_index, client)
+        vectors = S3VectorIndex(settings.vector_index_arn, client)
     return JobDeps(
         images=images,
         storage=storage,
