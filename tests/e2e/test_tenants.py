@@ -179,6 +179,21 @@ def test_another_tenant_reaches_nothing_of_alices_on_any_route(
             assert (entry["isNew"], "upload" in entry) == (True, True)
             assert entry["imageId"] != hers
 
+    def search() -> None:
+        # Then searching her file's word (and "the" session) finds nothing of hers, while her
+        # own search finds her image
+        for params in ({"q": "again"}, {"q": "again", "sessionId": SESSION}):
+            answer = bob.http.get(f"{api}/search", params=params, timeout=10)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["results"] == []
+        hers = alice.http.get(f"{alice.api}/search", params={"q": "again"}, timeout=10)
+        assert [r["imageId"] for r in hers.json()["results"]] == [mine]
+
+    def similar() -> None:
+        # Then asking for images like hers is a 404, as for an id that does not exist
+        answer = bob.http.get(f"{api}/images/{mine}/similar", timeout=10)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")
+
     def follow() -> None:
         # Then his socket on "the" session hears nothing when she deletes her image, while
         # hers does (run last: it deletes her image)
@@ -228,6 +243,8 @@ def test_another_tenant_reaches_nothing_of_alices_on_any_route(
         ),
         "DELETE /uploads/{imageId}": multipart("DELETE", f"/uploads/{large_id}"),
         "GET /images/{imageId}": read,
+        "GET /search": search,
+        "GET /images/{imageId}/similar": similar,
         "GET /sessions/{sessionId}/images": list_session,
         "DELETE /sessions/{sessionId}/images/{imageId}": unlink,
         "DELETE /images/{imageId}": delete,

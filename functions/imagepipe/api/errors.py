@@ -33,7 +33,6 @@ _FIELD_CODES = {
     "sessionId": ErrorCode.INVALID_SESSION_ID,
     "limit": ErrorCode.INVALID_LIMIT,
     "nextToken": ErrorCode.INVALID_NEXT_TOKEN,
-    "q": ErrorCode.QUERY_TOO_LONG,  # its only constraint: MAX_QUERY_LENGTH
 }
 # The same names within a multipart request's `parts`.
 _PART_CODES = {
@@ -93,6 +92,9 @@ def validation_error_code(error: dict[str, Any]) -> tuple[ErrorCode, str, str]:
         return ErrorCode.TOO_MANY_PARTS, f"{field}: {error.get('msg', 'wrong length')}", field
     if kind == "missing":
         return ErrorCode.MISSING_FIELD, f"{field} is required", field
+    if name == "q":  # GET /search's query: too long, or without a word
+        code = ErrorCode.QUERY_TOO_LONG if kind == "string_too_long" else ErrorCode.INVALID_QUERY
+        return code, f"q: {error.get('msg', 'is invalid')}", field
     codes = _PART_CODES if "parts" in names else _FIELD_CODES
     code = codes.get(name, ErrorCode.INVALID_REQUEST)
     return code, f"{field}: {error.get('msg', 'is invalid')}", field

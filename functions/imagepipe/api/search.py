@@ -16,7 +16,7 @@ from imagepipe.api.schemas import ErrorBody, SearchResponse
 from imagepipe.api.views import search_result
 from imagepipe.domain import find
 from imagepipe.domain.images import ImagesDeps
-from imagepipe.domain.search import MAX_QUERY_LENGTH
+from imagepipe.domain.search import MAX_QUERY_LENGTH, QUERY_PATTERN
 from imagepipe.domain.validation import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SESSION_ID_PATTERN
 from imagepipe.observability import metrics
 
@@ -44,8 +44,14 @@ def search(
     deps: Annotated[ImagesDeps, Depends(images_deps)],
     tenant: Annotated[str, Depends(current_tenant)],
     q: Annotated[
-        str | None, Query(description="What to look for", max_length=MAX_QUERY_LENGTH)
-    ] = None,
+        str,
+        Query(
+            description="What to look for: words (at least one of two letters or digits)",
+            min_length=1,
+            max_length=MAX_QUERY_LENGTH,
+            pattern=QUERY_PATTERN,
+        ),
+    ],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     sessionId: Annotated[  # noqa: N803 - the query parameter's name is part of the API
         str | None,

@@ -23,8 +23,11 @@ from typing import Any
 # Titan Multimodal Embeddings G1's default output length, and the vector index's dimension
 # (template.yaml's VectorIndex): the local embedding has the same, so one index fits both.
 EMBEDDING_DIMENSION = 1024
-# A search query: at least one word, at most this many characters.
+# A search query: at least one word, at most this many characters. QUERY_PATTERN is what the
+# API's schema says of a word (two letters or digits in a row, found anywhere); the words()
+# below also drop stop words, so "the" passes the schema and is still refused.
 MAX_QUERY_LENGTH = 200
+QUERY_PATTERN = r"[^\W_]{2}"
 # Words that say nothing about an image (they would match every file called "IMG_0042 copy").
 _STOPWORDS = frozenset(
     {"a", "an", "and", "the", "of", "in", "on", "at", "to", "with", "for", "by", "from", "over"}
