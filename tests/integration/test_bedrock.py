@@ -175,3 +175,16 @@ def test_a_throttled_image_embedding_leaves_the_image_unindexed(
     )
     embedder = TitanEmbedder(lambda: bedrock, EMBEDDING_MODEL)
     assert embedder.image(lambda: JPEG, "text") is None
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b'{"message": "no embedding here"}', b'{"embedding": ["x"]}']
+)
+def test_an_image_embedding_answer_that_is_not_one_leaves_the_image_unindexed(
+    client: tuple[Any, Stubber], body: bytes
+) -> None:
+    bedrock, stubber = client
+    answer = {"body": StreamingBody(io.BytesIO(body), len(body)), "contentType": "application/json"}
+    stubber.add_response("invoke_model", answer)
+    embedder = TitanEmbedder(lambda: bedrock, EMBEDDING_MODEL)
+    assert embedder.image(lambda: JPEG, "text") is None

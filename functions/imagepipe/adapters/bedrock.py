@@ -104,13 +104,16 @@ class TitanEmbedder:
         self._model_id = model_id
 
     def image(self, preview: Callable[[], bytes], text: str) -> list[float] | None:
-        """None when Bedrock could not answer (throttled, refused): the image completes and
-        its record lists the embedding as missing."""
+        """None when Bedrock could not answer (throttled, refused) or answered something that
+        is not an embedding: the image completes and its record lists the embedding as
+        missing (a job failing on it would be retried until the image timed out)."""
         try:
             return self._embed({"inputImage": base64.b64encode(preview()).decode()})
         except (ClientError, BotoCoreError) as error:
             log.warning("InvokeModel failed, the image is not indexed: %s", error)
-            return None
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("InvokeModel's answer is not an embedding, not indexed: %r", error)
+        return None
 
     def text(self, query: str) -> list[float] | None:
         words = query.strip()[:MAX_QUERY_LENGTH]
